@@ -1,0 +1,235 @@
+"""The callmask command: serve, migrate, and user, ssid and pool administration."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from callmask.config import ConfigError, Settings
+from callmask.domain.errors import MaskingError
+from callmask.domain.numbers import E164, normalise
+from callmask.service import MaskingService, Principal
+from callmask.storage import open_store
+from callmask.storage.base import StorageError
+
+
+class CliError(Exception):
+    """Ends the command with a one-line message and exit status 1."""
+
+
+def _numbers(values: Sequence[str], region: str) -> list[E164]:
+    try:
+        return [normalise(value, "number", region) for value in values]
+    except MaskingError as error:
+        bad = next(v for v in values if not _valid(v, region))
+        raise CliError(f"{bad!r}: {error.detail}") from None
+
+
+def _valid(value: str, region: str) -> bool:
+    try:
+        normalise(value, "number", region)
+    except MaskingError:
+        return False
+    return True
+
+
+def _range(start: str, count: int, region: str) -> list[E164]:
+    first = _numbers([start], region)[0]
+    if count <= 0 or count > 100_000:
+        raise CliError("COUNT must be between 1 and 100000")
+    digits = int(first[1:])
+    return _numbers([f"+{digits + offset}" for offset in range(count)], region)
+
+
+async def _with_service(
+    settings: Settings, work: Callable[[MaskingService], Awaitable[Any]]
+) -> Any:
+    store = open_store(settings)
+    try:
+        await store.migrate()
+        return await work(MaskingService(store, settings))
+    finally:
+        await store.close()
+
+
+async def _user_add(service: MaskingService, args: argparse.Namespace) -> str:
+    if await service.store.user(args.user_id) is not None:
+        raise CliError(f"user {args.user_id!r} exists")
+    token = await service.add_user(args.user_id, args.role, args.account)
+    if args.json:
+        return json.dumps({"userId": args.user_id, "role": args.role, "token": token})
+    return (
+        f"user {args.user_id} ({args.role}) created.\n"
+        f"token: {token}\n(shown once; only its hash is stored)"
+    )
+
+
+async def _ssid_create(service: MaskingService, args: argparse.Namespace) -> str:
+    user = await service.store.user(args.user_id)
+    if user is None:
+        raise CliError(f"no user {args.user_id!r}")
+    ssid, expires_ms = await service.create_ssid(
+        Principal(user.user_id, user.account_id, user.role)
+    )
+    if args.json:
+        return json.dumps({"userId": user.user_id, "ssid": ssid, "expiry_time": expires_ms // 1000})
+    return f"ssid: {ssid}\nexpires: {expires_ms // 1000} (unix seconds)"
+
+
+async def _pool_add(service: MaskingService, args: argparse.Namespace) -> str:
+    region = service.settings.default_region
+    user = await service.store.user(args.user)
+    if user is None:
+        raise CliError(f"no user {args.user!r}")
+    if args.range:
+        numbers = _range(args.range[0], int(args.range[1]), region)
+    elif args.file:
+        lines = Path(args.file).read_text(encoding="utf-8").split()
+        numbers = _numbers([line for line in lines if line and not line.startswith("#")], region)
+    else:
+        numbers = _numbers(args.numbers, region)
+    if not numbers:
+        raise CliError("no numbers given: NUMBER..., --range START COUNT or --file F")
+    added = await service.store.add_pool_numbers(user.account_id, numbers, service.now_ms())
+    return f"added {added} of {len(numbers)} numbers to the pool of {user.account_id}"
+
+
+async def _pool_list(service: MaskingService, args: argparse.Namespace) -> str:
+    account = None
+    if args.user:
+        user = await service.store.user(args.user)
+        if user is None:
+            raise CliError(f"no user {args.user!r}")
+        account = user.account_id
+    numbers = await service.store.pool(account, service.now_ms())
+    if args.json:
+        return json.dumps(
+            [
+                {"number": n.number, "account": n.account_id, "activeMaskings": n.active_maskings}
+                for n in numbers
+            ]
+        )
+    lines = [f"{n.number}\t{n.account_id}\t{n.active_maskings} active" for n in numbers]
+    return "\n".join(lines) if lines else "the pool is empty"
+
+
+async def _pool_remove(service: MaskingService, args: argparse.Namespace) -> str:
+    numbers = _numbers(args.numbers, service.settings.default_region)
+    removed = await service.store.remove_pool_numbers(numbers, service.now_ms(), args.force)
+    return f"removed {removed} numbers"
+
+
+async def _migrate(service: MaskingService, args: argparse.Namespace) -> str:
+    return "schema is current"
+
+
+async def _sweep(service: MaskingService, args: argparse.Namespace) -> str:
+    return f"closed {await service.sweep()} lapsed maskings"
+
+
+async def _demo(service: MaskingService, args: argparse.Namespace) -> str:
+    """Seed a demo client and pool if missing, and print a working curl line with a new ssid."""
+    region = service.settings.default_region
+    if await service.store.user("demo") is None:
+        await service.add_user("demo", "client")
+    await service.store.add_pool_numbers("demo", _range("+918040000000", 5, region), service.now_ms())
+    ssid, _ = await service.create_ssid(Principal("demo", "demo", "client"))
+    url = f"http://{service.settings.host}:{service.settings.port}/api/v2/Masking/set"
+    body = json.dumps({"ssid": ssid, "m1": 919876543210, "m2": 919812345678, "expiry_duration": 60})
+    return f"demo account ready (pool +918040000000..04). Try:\n  curl -s {url} --data-raw '{body}'"
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from callmask.http.app import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        # The access log would write query strings, and route lookups carry phone numbers.
+        access_log=False,
+        log_level=settings.log_level.lower(),
+        loop="uvloop",
+        http="httptools",
+    )
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="callmask", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP API")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    commands.add_parser("migrate", help="apply pending schema migrations").set_defaults(
+        work=_migrate
+    )
+    commands.add_parser("sweep", help="close lapsed maskings now").set_defaults(work=_sweep)
+    commands.add_parser("demo", help="seed a demo account and print a curl line").set_defaults(
+        work=_demo
+    )
+
+    user = commands.add_parser("user", help="API users").add_subparsers(dest="action", required=True)
+    add = user.add_parser("add", help="create a user and print its token once")
+    add.add_argument("user_id", metavar="USERID")
+    add.add_argument("--role", choices=["client", "router"], default="client")
+    add.add_argument("--account", help="account the user acts for (default: USERID)")
+    add.add_argument("--json", action="store_true")
+    add.set_defaults(work=_user_add)
+
+    ssid = commands.add_parser("ssid", help="sessions").add_subparsers(dest="action", required=True)
+    create = ssid.add_parser("create", help="create an ssid for a user")
+    create.add_argument("user_id", metavar="USERID")
+    create.add_argument("--json", action="store_true")
+    create.set_defaults(work=_ssid_create)
+
+    pool = commands.add_parser("pool", help="pool numbers").add_subparsers(
+        dest="action", required=True
+    )
+    pool_add = pool.add_parser("add", help="add numbers to a user's account pool")
+    pool_add.add_argument("--user", required=True)
+    source = pool_add.add_mutually_exclusive_group()
+    source.add_argument("--range", nargs=2, metavar=("START", "COUNT"))
+    source.add_argument("--file", metavar="F", help="one number per line")
+    pool_add.add_argument("numbers", nargs="*", metavar="NUMBER")
+    pool_add.set_defaults(work=_pool_add)
+    pool_list = pool.add_parser("list", help="list pool numbers")
+    pool_list.add_argument("--user")
+    pool_list.add_argument("--json", action="store_true")
+    pool_list.set_defaults(work=_pool_list)
+    remove = pool.add_parser("remove", help="remove numbers from the pool")
+    remove.add_argument("numbers", nargs="+", metavar="NUMBER")
+    remove.add_argument("--force", action="store_true", help="end live maskings on them")
+    remove.set_defaults(work=_pool_remove)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, settings: Settings | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = settings or Settings.from_env()
+    except ConfigError as error:
+        print(f"callmask: {error}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s")
+    if args.command == "serve":
+        return _serve(settings, args)
+    try:
+        print(asyncio.run(_with_service(settings, lambda service: args.work(service, args))))
+    except (CliError, MaskingError, StorageError, OSError, ValueError) as error:
+        print(f"callmask: {getattr(error, 'detail', None) or error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

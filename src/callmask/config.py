@@ -1,0 +1,59 @@
+"""Settings, read from CALLMASK_* environment variables once and passed explicitly."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+from callmask.domain.masking import ExpiryRules
+
+
+class ConfigError(ValueError):
+    """A CALLMASK_* variable holds a value callmask cannot use."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = "sqlite:///./callmask.db"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    default_region: str = "IN"
+    default_expiry_minutes: int = 1440
+    max_expiry_minutes: int = 43200
+    ssid_ttl_minutes: int = 1440
+    sweep_interval_seconds: float = 60.0
+    sqlite_synchronous: str = "NORMAL"
+    max_body_bytes: int = 65536
+    log_level: str = "INFO"
+
+    @property
+    def expiry_rules(self) -> ExpiryRules:
+        return ExpiryRules(self.default_expiry_minutes, self.max_expiry_minutes)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for field in fields(cls):
+            raw = env.get("CALLMASK_" + field.name.upper())
+            if raw is None or raw == "":
+                continue
+            kind = field.type if isinstance(field.type, str) else field.type.__name__
+            try:
+                values[field.name] = {"int": int, "float": float}.get(kind, str)(raw)
+            except ValueError:
+                raise ConfigError(f"CALLMASK_{field.name.upper()} must be {kind}") from None
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if self.default_expiry_minutes <= 0 or self.max_expiry_minutes <= 0:
+            raise ConfigError("expiry minutes must be positive")
+        if self.default_expiry_minutes > self.max_expiry_minutes:
+            raise ConfigError("CALLMASK_DEFAULT_EXPIRY_MINUTES exceeds CALLMASK_MAX_EXPIRY_MINUTES")
+        if self.sqlite_synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+            raise ConfigError("CALLMASK_SQLITE_SYNCHRONOUS must be OFF, NORMAL, FULL or EXTRA")
+        if not self.database_url.startswith(("sqlite:", "postgresql:", "postgres:")):
+            raise ConfigError("CALLMASK_DATABASE_URL must start with sqlite: or postgresql:")

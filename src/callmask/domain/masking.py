@@ -1,0 +1,127 @@
+"""A masking and the rules for when it ends."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from callmask.domain.errors import ExpiryNotInteger, InvalidParameters
+from callmask.domain.numbers import E164
+
+_INTEGER = re.compile(r"[+-]?\d{1,30}")
+# Unix times from 10**12 up are milliseconds: JavaScript clients send Date.now() (13 digits).
+_MILLISECONDS_FROM = 10**12
+
+
+@dataclass(frozen=True, slots=True)
+class Masking:
+    masking_id: str
+    account_id: str
+    m1: E164
+    m2: E164
+    mask: E164
+    event_id: str | None
+    created_ms: int
+    expires_ms: int
+
+    def other_party(self, caller: E164) -> E164 | None:
+        if caller == self.m1:
+            return self.m2
+        if caller == self.m2:
+            return self.m1
+        return None
+
+    @property
+    def expiry_seconds(self) -> int:
+        return -(-self.expires_ms // 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiryRules:
+    default_minutes: int
+    max_minutes: int
+
+
+def pair_key(m1: E164, m2: E164) -> tuple[E164, E164]:
+    """The pair in a fixed order, so (m1, m2) and (m2, m1) are the same pair."""
+    return (m1, m2) if m1 <= m2 else (m2, m1)
+
+
+def _given(value: object) -> bool:
+    return value is not None and value != ""
+
+
+def _integer(value: object, field: str) -> int:
+    if isinstance(value, bool):
+        raise ExpiryNotInteger(f"{field} must be an integer value")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
+        return int(value.strip())
+    raise ExpiryNotInteger(f"{field} must be an integer value")
+
+
+def _instant_ms(value: object) -> int:
+    """expiry_time as epoch milliseconds: Unix seconds, Unix milliseconds, or ISO-8601 with offset."""
+    if isinstance(value, str) and not _INTEGER.fullmatch(value.strip()):
+        try:
+            when = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ExpiryNotInteger("expiry_time must be an integer value") from None
+        if when.tzinfo is None:
+            raise InvalidParameters("expiry_time in ISO-8601 form needs a UTC offset")
+        return int(when.timestamp() * 1000)
+    number = _integer(value, "expiry_time")
+    return number if abs(number) >= _MILLISECONDS_FROM else number * 1000
+
+
+def _minutes_ms(value: object) -> int:
+    minutes = _integer(value, "expiry_duration")
+    return minutes * 60_000
+
+
+def _whole_second(ms: int) -> int:
+    return -(-ms // 1000) * 1000
+
+
+def _check_ceiling(expires_ms: int, now_ms: int, rules: ExpiryRules) -> int:
+    if expires_ms > now_ms + rules.max_minutes * 60_000:
+        raise InvalidParameters(f"expiry is beyond the maximum of {rules.max_minutes} minutes")
+    return expires_ms
+
+
+def expiry_for_set(
+    expiry_time: object, expiry_duration: object, now_ms: int, rules: ExpiryRules
+) -> int:
+    """When a new masking ends. expiry_time wins over expiry_duration; both are type-checked."""
+    has_time, has_duration = _given(expiry_time), _given(expiry_duration)
+    duration_ms = _minutes_ms(expiry_duration) if has_duration else None
+    if has_time:
+        expires_ms = _instant_ms(expiry_time)
+        if expires_ms <= now_ms:
+            raise InvalidParameters("expiry_time is in the past")
+    elif duration_ms is not None:
+        if duration_ms <= 0:
+            raise InvalidParameters("expiry_duration must be a positive number of minutes")
+        expires_ms = _whole_second(now_ms + duration_ms)
+    else:
+        expires_ms = _whole_second(now_ms + rules.default_minutes * 60_000)
+    return _check_ceiling(expires_ms, now_ms, rules)
+
+
+def expiry_for_unset(
+    expiry_time: object, expiry_duration: object, now_ms: int, rules: ExpiryRules
+) -> int:
+    """The new end of an existing masking; a result at or before now_ms means end it now."""
+    has_time, has_duration = _given(expiry_time), _given(expiry_duration)
+    duration_ms = _minutes_ms(expiry_duration) if has_duration else None
+    if has_time:
+        expires_ms = _instant_ms(expiry_time)
+    elif duration_ms is not None:
+        expires_ms = _whole_second(now_ms + duration_ms) if duration_ms > 0 else now_ms
+    else:
+        return now_ms
+    return _check_ceiling(max(expires_ms, now_ms), now_ms, rules)

@@ -1,0 +1,44 @@
+"""Phone numbers: parse what clients send into E.164, and show them safely in logs."""
+
+from __future__ import annotations
+
+from typing import NewType
+
+import phonenumbers
+
+from callmask.domain.errors import InvalidParameters
+
+E164 = NewType("E164", str)
+
+# A number longer than this is not a phone number; refuse it before phonenumbers works on it.
+_MAX_INPUT = 40
+
+
+def normalise(value: object, field: str, region: str) -> E164:
+    """Turn a client value (string or bare JSON number) into E.164, or raise 1000 naming the field."""
+    if value is None or value == "":
+        raise InvalidParameters(f"{field} is required")
+    if isinstance(value, bool):
+        raise InvalidParameters(f"{field} is not a valid phone number")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int):
+        text = str(value)
+    elif isinstance(value, str):
+        text = value.strip()
+    else:
+        raise InvalidParameters(f"{field} is not a valid phone number")
+    if not text or len(text) > _MAX_INPUT:
+        raise InvalidParameters(f"{field} is not a valid phone number")
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        raise InvalidParameters(f"{field} is not a valid phone number") from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise InvalidParameters(f"{field} is not a valid phone number")
+    return E164(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+
+
+def redact(number: str) -> str:
+    """What logs may show of a number: its last four digits."""
+    return "…" + number[-4:] if len(number) > 4 else "…"

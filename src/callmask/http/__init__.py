@@ -1,0 +1,1 @@
+"""The ASGI app: DeepCall envelope, body parsing, auth, routes."""

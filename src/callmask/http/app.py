@@ -1,0 +1,223 @@
+"""Routes of the HTTP API; each endpoint parses, calls one use case and renders."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from callmask.config import Settings
+from callmask.domain.errors import (
+    InvalidParameters,
+    MaskingError,
+    SomethingWentWrong,
+)
+from callmask.domain.masking import Masking
+from callmask.http import envelope
+from callmask.http.body import parameters
+from callmask.service import Credentials, MaskingService, Principal
+from callmask.storage import open_store
+from callmask.storage.base import Store
+
+log = logging.getLogger("callmask.http")
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _masking_fields(masking: Masking) -> dict[str, Any]:
+    return {
+        "maskingId": masking.masking_id,
+        "mask": masking.mask,
+        "m1": masking.m1,
+        "m2": masking.m2,
+        "eventId": masking.event_id,
+        "expiry_time": masking.expiry_seconds,
+    }
+
+
+def _guarded(handler: Endpoint) -> Endpoint:
+    """Any MaskingError becomes its envelope; anything else is logged and answered 1009."""
+
+    async def run(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except MaskingError as failure:
+            return envelope.error(failure)
+        except Exception:
+            log.exception("unhandled error on %s", request.url.path)
+            return envelope.error(SomethingWentWrong())
+
+    return run
+
+
+class Api:
+    def __init__(self, service: MaskingService, settings: Settings) -> None:
+        self.service = service
+        self.limit = settings.max_body_bytes
+
+    async def _principal(self, params: dict[str, Any]) -> Principal:
+        return await self.service.authenticate(
+            Credentials(params.get("userId"), params.get("token"), params.get("ssid"))
+        )
+
+    async def set(self, request: Request) -> Response:
+        params = await parameters(request, self.limit)
+        principal = await self._principal(params)
+        masking = await self.service.set_masking(
+            principal,
+            params.get("m1"),
+            params.get("m2"),
+            params.get("eventId"),
+            params.get("expiry_time"),
+            params.get("expiry_duration"),
+        )
+        return envelope.success("Masking set successfully", **_masking_fields(masking))
+
+    async def unset(self, request: Request) -> Response:
+        params = await parameters(request, self.limit)
+        principal = await self._principal(params)
+        changed = await self.service.unset_masking(
+            principal,
+            params.get("m1"),
+            params.get("m2"),
+            params.get("mask"),
+            params.get("expiry_time"),
+            params.get("expiry_duration"),
+        )
+        return envelope.success(
+            "Masking unset successfully",
+            count=len(changed),
+            maskings=[_masking_fields(masking) for masking in changed],
+        )
+
+    async def route(self, request: Request) -> Response:
+        params = await parameters(request, self.limit)
+        authorization = request.headers.get("authorization", "")
+        if authorization[:7].lower() == "bearer " and not params.get("ssid"):
+            principal = await self.service.authenticate_bearer(authorization[7:].strip())
+        else:
+            principal = await self._principal(params)
+        decision = await self.service.route_call(
+            principal, params.get("caller"), params.get("mask")
+        )
+        if decision.action == "connect" and decision.masking is not None:
+            return envelope.success(
+                "connect",
+                action="connect",
+                to=decision.to,
+                callerId=decision.masking.mask,
+                maskingId=decision.masking.masking_id,
+                eventId=decision.masking.event_id,
+            )
+        return envelope.success(
+            decision.reason,
+            action="reject",
+            sipCode=decision.sip_code,
+            reason=decision.reason,
+            maskingId=decision.masking.masking_id if decision.masking else None,
+        )
+
+    async def ssid(self, request: Request) -> Response:
+        params = await parameters(request, self.limit)
+        if params.get("ssid"):
+            raise InvalidParameters("an ssid is created from userId and token")
+        principal = await self._principal(params)
+        ssid, expires_ms = await self.service.create_ssid(principal)
+        return envelope.success("ssid created", ssid=ssid, expiry_time=expires_ms // 1000)
+
+
+async def _preflight(request: Request) -> Response:
+    return envelope.preflight()
+
+
+async def _healthz(request: Request) -> Response:
+    return Response(b'{"status":"ok"}', media_type=envelope.MEDIA_TYPE)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    if status == 405:
+        failure: MaskingError = InvalidParameters("method not allowed on this endpoint")
+    elif status == 404:
+        failure = InvalidParameters("unknown endpoint")
+    else:
+        failure = SomethingWentWrong()
+    return envelope.error(failure, http_status=status)
+
+
+async def _crash(request: Request, exc: Exception) -> Response:
+    log.error("unhandled %s on %s", type(exc).__name__, request.url.path)
+    return envelope.error(SomethingWentWrong(), http_status=500)
+
+
+async def _sweep_forever(service: MaskingService, every_s: float) -> None:
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            closed = await service.sweep()
+            if closed:
+                log.info("sweeper closed %d lapsed maskings", closed)
+        except Exception as error:
+            log.warning("sweep failed: %s", type(error).__name__)
+
+
+def create_app(
+    settings: Settings,
+    clock: Callable[[], float] = time.time,
+    store_factory: Callable[[Settings], Store] = open_store,
+) -> Starlette:
+    """The ASGI app; the store is opened at start-up and closed at shutdown."""
+    holder: dict[str, Api] = {}
+
+    def bound(name: str) -> Endpoint:
+        async def call(request: Request) -> Response:
+            handler: Endpoint = getattr(holder["api"], name)
+            return await handler(request)
+
+        return _guarded(call)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        store = store_factory(settings)
+        applied = await store.migrate()
+        if applied:
+            log.info("applied migrations %s", applied)
+        service = MaskingService(store, settings, clock)
+        holder["api"] = Api(service, settings)
+        sweeper = asyncio.create_task(_sweep_forever(service, settings.sweep_interval_seconds))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            await store.close()
+
+    prefix = "/api/v2"
+    routes = []
+    for path, name, methods in (
+        ("/Masking/set", "set", ["POST"]),
+        ("/Masking/unset", "unset", ["POST"]),
+        ("/Masking/route", "route", ["GET", "POST"]),
+        ("/auth/ssid", "ssid", ["POST"]),
+    ):
+        endpoint = bound(name)
+        for variant in (prefix + path, prefix + path + "/"):
+            routes.append(Route(variant, endpoint, methods=methods))
+            routes.append(Route(variant, _preflight, methods=["OPTIONS"]))
+    routes.append(Route("/healthz", _healthz, methods=["GET"]))
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: _http_error, Exception: _crash},
+    )
+

@@ -1,0 +1,60 @@
+"""Request parameters the way DeepCall clients send them.
+
+The vendor's samples put a JSON object in the body whatever the Content-Type says (curl
+--data-raw sends it as a form, axios as text/plain, one sample with an empty Content-Length),
+with numbers unquoted. Real form encoding and query-string parameters work too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from starlette.requests import Request
+
+from callmask.domain.errors import InvalidRequestData
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refusing more than limit bytes without reading the rest."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise InvalidRequestData("Invalid Request Data: body too large")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise InvalidRequestData("Invalid Request Data: body too large")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_body(body: bytes) -> dict[str, Any]:
+    """A JSON object, or else form fields; anything else is 1047."""
+    text = body.strip()
+    if not text:
+        return {}
+    if text[:1] == b"{":
+        try:
+            data = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            raise InvalidRequestData() from None
+        if not isinstance(data, dict):
+            raise InvalidRequestData()
+        return data
+    try:
+        fields = parse_qsl(text.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidRequestData() from None
+    return dict(fields)
+
+
+async def parameters(request: Request, limit: int) -> dict[str, Any]:
+    """Query-string parameters overlaid by the body's; nothing at all is 1047."""
+    params: dict[str, Any] = dict(request.query_params)
+    if request.method != "GET":
+        params.update(parse_body(await read_body(request, limit)))
+    if not params:
+        raise InvalidRequestData()
+    return params

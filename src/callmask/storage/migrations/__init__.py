@@ -1,0 +1,28 @@
+"""A small versioned migration runner: NNNN_name.sql files per dialect, applied in order once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def migrations(dialect: str) -> list[Migration]:
+    """Every migration shipped for a dialect ("sqlite" or "postgresql"), oldest first."""
+    found = []
+    for entry in resources.files(__package__).joinpath(dialect).iterdir():
+        if entry.name.endswith(".sql"):
+            version, _, name = entry.name.removesuffix(".sql").partition("_")
+            found.append(Migration(int(version), name, entry.read_text(encoding="utf-8")))
+    found.sort(key=lambda migration: migration.version)
+    return found
+
+
+def latest_version(dialect: str) -> int:
+    return max((migration.version for migration in migrations(dialect)), default=0)
