@@ -138,7 +138,9 @@ async def _demo(service: MaskingService, args: argparse.Namespace) -> str:
     region = service.settings.default_region
     if await service.store.user("demo") is None:
         await service.add_user("demo", "client")
-    await service.store.add_pool_numbers("demo", _range("+918040000000", 5, region), service.now_ms())
+    await service.store.add_pool_numbers(
+        "demo", _range("+918040000000", 5, region), service.now_ms()
+    )
     ssid, _ = await service.create_ssid(Principal("demo", "demo", "client"))
     url = f"http://{service.settings.host}:{service.settings.port}/api/v2/Masking/set"
     body = json.dumps({"ssid": ssid, "m1": 919876543210, "m2": 919812345678, "expiry_duration": 60})
@@ -178,7 +180,9 @@ def _parser() -> argparse.ArgumentParser:
         work=_demo
     )
 
-    user = commands.add_parser("user", help="API users").add_subparsers(dest="action", required=True)
+    user = commands.add_parser("user", help="API users").add_subparsers(
+        dest="action", required=True
+    )
     add = user.add_parser("add", help="create a user and print its token once")
     add.add_argument("user_id", metavar="USERID")
     add.add_argument("--role", choices=["client", "router"], default="client")
@@ -220,7 +224,9 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
     except ConfigError as error:
         print(f"callmask: {error}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
+    )
     if args.command == "serve":
         return _serve(settings, args)
     try:

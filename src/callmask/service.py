@@ -27,8 +27,8 @@ from callmask.domain.numbers import E164, normalise, redact
 from callmask.storage.base import (
     ClaimTaken,
     PairTaken,
-    Store,
     StorageUnavailable,
+    Store,
     User,
     WriteFailed,
 )
@@ -233,12 +233,16 @@ class MaskingService:
         """Change the end of every live masking matching all given selectors; return them."""
         self.require(principal, "client")
         region = self.settings.default_region
-        given = {name: value for name, value in (("m1", m1), ("m2", m2), ("mask", mask))
-                 if value not in (None, "")}
+        given = {
+            name: value
+            for name, value in (("m1", m1), ("m2", m2), ("mask", mask))
+            if value not in (None, "")
+        }
         if not given:
             raise InvalidParameters("give at least one of m1, m2 or mask")
-        parties = tuple(normalise(given[name], name, region) for name in ("m1", "m2")
-                        if name in given)
+        parties = tuple(
+            normalise(given[name], name, region) for name in ("m1", "m2") if name in given
+        )
         did = normalise(given["mask"], "mask", region) if "mask" in given else None
         now_ms = self.now_ms()
         expires_ms = expiry_for_unset(expiry_time, expiry_duration, now_ms, self._rules)
@@ -254,8 +258,9 @@ class MaskingService:
         new_end = max(expires_ms, now_ms)
         log.info("maskings unset count=%d", len(found))
         return [
-            Masking(m.masking_id, m.account_id, m.m1, m.m2, m.mask, m.event_id, m.created_ms,
-                    new_end)
+            Masking(
+                m.masking_id, m.account_id, m.m1, m.m2, m.mask, m.event_id, m.created_ms, new_end
+            )
             for m in found
         ]
 

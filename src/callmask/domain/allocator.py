@@ -18,9 +18,7 @@ from collections.abc import Iterable, Set
 from callmask.domain.numbers import E164
 
 
-def pick_number(
-    pool: Iterable[E164], busy: Set[E164], previous: E164 | None = None
-) -> E164 | None:
+def pick_number(pool: Iterable[E164], busy: Set[E164], previous: E164 | None = None) -> E164 | None:
     """The pair's previous number if free, else the lowest pool number neither party is using."""
     ordered = sorted(pool)
     if previous is not None and previous not in busy and previous in ordered:

@@ -65,7 +65,7 @@ def _integer(value: object, field: str) -> int:
 
 
 def _instant_ms(value: object) -> int:
-    """expiry_time as epoch milliseconds: Unix seconds, Unix milliseconds, or ISO-8601 with offset."""
+    """expiry_time in epoch ms: Unix seconds, Unix milliseconds, or ISO-8601 with an offset."""
     if isinstance(value, str) and not _INTEGER.fullmatch(value.strip()):
         try:
             when = datetime.fromisoformat(value.strip())

@@ -15,7 +15,7 @@ _MAX_INPUT = 40
 
 
 def normalise(value: object, field: str, region: str) -> E164:
-    """Turn a client value (string or bare JSON number) into E.164, or raise 1000 naming the field."""
+    """A client value (string or bare JSON number) as E.164, or 1000 naming the field."""
     if value is None or value == "":
         raise InvalidParameters(f"{field} is required")
     if isinstance(value, bool):

@@ -220,4 +220,3 @@ def create_app(
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error, Exception: _crash},
     )
-

@@ -46,9 +46,7 @@ class PoolNumber:
 
 
 class Transaction(Protocol):
-    async def release_expired(
-        self, account_id: str, pair: tuple[E164, E164], now_ms: int
-    ) -> None:
+    async def release_expired(self, account_id: str, pair: tuple[E164, E164], now_ms: int) -> None:
         """Close the pair's lapsed masking and drop both parties' lapsed claims."""
 
     async def open_for_pair(
@@ -87,7 +85,7 @@ class Store(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[Transaction]: ...
 
     async def route(self, mask: E164, caller: E164, now_ms: int) -> Masking | None:
-        """The live masking on this pool number that has the caller as a party: the call hot path."""
+        """The live masking on this number with the caller as a party: the call hot path."""
 
     async def pool_owner(self, number: E164) -> str | None: ...
 

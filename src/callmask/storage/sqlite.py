@@ -72,9 +72,7 @@ class SqliteTransaction:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
-    async def release_expired(
-        self, account_id: str, pair: tuple[E164, E164], now_ms: int
-    ) -> None:
+    async def release_expired(self, account_id: str, pair: tuple[E164, E164], now_ms: int) -> None:
         self._conn.execute(
             "UPDATE maskings SET ended_ms = expires_ms, end_reason = 'expired'"
             " WHERE account_id = ? AND pair_lo = ? AND pair_hi = ? AND ended_ms IS NULL"

@@ -1,0 +1,158 @@
+"""Shared fixtures: a settable clock, a real SQLite file, and the real app on a real socket."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from callmask.config import Settings
+from callmask.http.app import create_app
+from callmask.service import MaskingService, Principal
+from callmask.storage.sqlite import SqliteStore
+
+# 2026-01-01T00:00:00Z: tests run on this clock, moved by hand.
+EPOCH = 1767225600.0
+
+
+@dataclass
+class Clock:
+    now: float = EPOCH
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'callmask.db'}"
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return Settings(database_url=db_url, sweep_interval_seconds=3600)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Live:
+    """A running server plus the credentials seeded into its database."""
+
+    url: str
+    clock: Clock
+    settings: Settings
+    client_token: str
+    router_token: str
+    pool: list[str]
+    http: httpx.Client = field(repr=False)
+
+    def post(self, path: str, **kwargs: object) -> httpx.Response:
+        return self.http.post(self.url + path, **kwargs)  # type: ignore[arg-type]
+
+    def get(self, path: str, **kwargs: object) -> httpx.Response:
+        return self.http.get(self.url + path, **kwargs)  # type: ignore[arg-type]
+
+    def auth(self, **params: object) -> dict[str, object]:
+        return {"userId": "acme", "token": self.client_token, **params}
+
+    def set(self, **params: object) -> dict[str, object]:
+        answer: dict[str, object] = self.post(
+            "/api/v2/Masking/set", json=self.auth(**params)
+        ).json()
+        return answer
+
+    def unset(self, **params: object) -> dict[str, object]:
+        answer: dict[str, object] = self.post(
+            "/api/v2/Masking/unset", json=self.auth(**params)
+        ).json()
+        return answer
+
+    def route(self, caller: str, mask: str) -> dict[str, object]:
+        answer: dict[str, object] = self.get(
+            "/api/v2/Masking/route",
+            params={"caller": caller, "mask": mask},
+            headers={"Authorization": f"Bearer {self.router_token}"},
+        ).json()
+        return answer
+
+
+POOL = ["+918040000000", "+918040000001", "+918040000002"]
+
+
+async def _seed(settings: Settings, clock: Clock, pool: list[str]) -> tuple[str, str]:
+    store = SqliteStore.from_url(settings.database_url)
+    try:
+        await store.migrate()
+        service = MaskingService(store, settings, clock)
+        client = await service.add_user("acme", "client")
+        router = await service.add_user("sip", "router")
+        await service.add_user("other", "client")
+        from callmask.domain.numbers import E164
+
+        await store.add_pool_numbers("acme", [E164(n) for n in pool], service.now_ms())
+        await store.add_pool_numbers("other", [E164("+918050000000")], service.now_ms())
+        return client, router
+    finally:
+        await store.close()
+
+
+@pytest.fixture
+def live(settings: Settings, clock: Clock) -> Iterator[Live]:
+    """The real app under uvicorn (httptools, uvloop) on a free loopback port, in a thread."""
+    client_token, router_token = asyncio.run(_seed(settings, clock, POOL))
+    port = _free_port()
+    config = uvicorn.Config(
+        create_app(settings, clock=clock),
+        host="127.0.0.1",
+        port=port,
+        access_log=False,
+        log_level="warning",
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("server did not start")
+        time.sleep(0.01)
+    with httpx.Client(timeout=10) as http:
+        yield Live(
+            f"http://127.0.0.1:{port}",
+            clock,
+            settings,
+            client_token,
+            router_token,
+            list(POOL),
+            http,
+        )
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def principal(account: str = "acme", role: str = "client") -> Principal:
+    return Principal(account, account, role)
