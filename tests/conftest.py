@@ -156,3 +156,8 @@ def live(settings: Settings, clock: Clock) -> Iterator[Live]:
 
 def principal(account: str = "acme", role: str = "client") -> Principal:
     return Principal(account, account, role)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"

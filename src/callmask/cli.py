@@ -90,8 +90,8 @@ async def _pool_add(service: MaskingService, args: argparse.Namespace) -> str:
     if args.range:
         numbers = _range(args.range[0], int(args.range[1]), region)
     elif args.file:
-        lines = Path(args.file).read_text(encoding="utf-8").split()
-        numbers = _numbers([line for line in lines if line and not line.startswith("#")], region)
+        lines = [line.split("#")[0].strip() for line in Path(args.file).read_text().splitlines()]
+        numbers = _numbers([line for line in lines if line], region)
     else:
         numbers = _numbers(args.numbers, region)
     if not numbers:

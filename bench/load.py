@@ -1,0 +1,114 @@
+"""wrk as the load generator: install it, run one bounded load, parse what it prints."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SCRIPTS = Path(__file__).parent / "wrk"
+
+_UNITS_US = {"us": 1.0, "ms": 1_000.0, "s": 1_000_000.0, "m": 60_000_000.0}
+_REQUESTS_PER_S = re.compile(r"^Requests/sec:\s+([\d.]+)", re.MULTILINE)
+_PERCENTILE = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s|m)\s*$", re.MULTILINE)
+
+
+def ensure_wrk() -> str:
+    """The wrk binary, installed from Debian's packages if missing (the runner is root)."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-q", "wrk"]
+    print("wrk is missing; running: " + " ".join(install), flush=True)
+    if subprocess.run(install, env=env, capture_output=True).returncode != 0:
+        subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True, check=False)
+        subprocess.run(install, env=env, capture_output=True, check=True)
+    found = shutil.which("wrk")
+    if not found:
+        raise RuntimeError("wrk could not be installed; apt-get install -y wrk")
+    return found
+
+
+@dataclass(frozen=True)
+class Load:
+    """One wrk run: what to hit, with which script and arguments, for how long."""
+
+    url: str
+    script: str
+    args: tuple[str, ...] = ()
+    duration_s: int = 10
+    connections: int = 32
+    threads: int = 1
+    cpus: str | None = None
+
+    def command(self, wrk: str = "wrk") -> list[str]:
+        pin = ["taskset", "-c", self.cpus] if self.cpus else []
+        return [
+            *pin,
+            wrk,
+            f"-t{self.threads}",
+            f"-c{self.connections}",
+            f"-d{self.duration_s}s",
+            "--latency",
+            "-s",
+            str(SCRIPTS / self.script),
+            self.url,
+            *(["--", *self.args] if self.args else []),
+        ]
+
+
+@dataclass
+class Result:
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    failures: int
+    socket_errors: int
+    codes: dict[str, int] = field(default_factory=dict)
+    sample: str = ""
+
+    @property
+    def errors(self) -> int:
+        return self.failures + self.socket_errors
+
+
+def parse(output: str) -> Result:
+    """Requests/sec and p50/p99 from wrk's --latency text; error counts from our RESULT line."""
+    rate = _REQUESTS_PER_S.search(output)
+    marker = next((line for line in output.splitlines() if line.startswith("RESULT ")), None)
+    if rate is None or marker is None:
+        raise ValueError("wrk printed no result:\n" + output[-2000:])
+    done = json.loads(marker.removeprefix("RESULT "))
+    percentiles = {
+        int(p): float(value) * _UNITS_US[unit] / 1000 for p, value, unit in _PERCENTILE.findall(output)
+    }
+    return Result(
+        requests_per_s=float(rate.group(1)),
+        p50_ms=percentiles.get(50, done["p50_us"] / 1000),
+        p99_ms=percentiles.get(99, done["p99_us"] / 1000),
+        requests=int(done["requests"]),
+        failures=int(done["failures"]),
+        socket_errors=sum(int(done[k]) for k in ("connect", "read", "write", "timeout")),
+        codes={str(k): int(v) for k, v in done["codes"].items()},
+        sample=str(done["sample"]),
+    )
+
+
+def run(load: Load, wrk: str = "wrk", log: Path | None = None) -> Result:
+    command = load.command(wrk)
+    finished = subprocess.run(
+        command, capture_output=True, text=True, timeout=load.duration_s + 60, check=False
+    )
+    output = finished.stdout + finished.stderr
+    if log is not None:
+        with log.open("a", encoding="utf-8") as out:
+            out.write("$ " + " ".join(command) + "\n" + output + "\n")
+    if finished.returncode != 0:
+        raise RuntimeError(f"wrk exited {finished.returncode}:\n{output[-2000:]}")
+    return parse(output)

@@ -1,0 +1,174 @@
+"""What every storage backend must do, checked against a real database."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from callmask.domain.masking import Masking, pair_key
+from callmask.domain.numbers import E164
+from callmask.storage.base import ClaimTaken, PairTaken, Store, User, WriteFailed
+from callmask.storage.migrations import latest_version
+
+pytestmark = pytest.mark.anyio
+
+A, B, C = E164("+919876543210"), E164("+919812345678"), E164("+919800000001")
+X, Y = E164("+918040000000"), E164("+918040000001")
+NOW = 1_767_225_600_000
+
+
+def _masking(masking_id: str, m1: E164, m2: E164, mask: E164, expires: int = NOW + 60_000):
+    return Masking(masking_id, "acme", m1, m2, mask, None, NOW, expires)
+
+
+async def _pool(store: Store, *numbers: E164) -> None:
+    await store.add_pool_numbers("acme", list(numbers), NOW)
+
+
+async def test_migrate_twice_applies_nothing_the_second_time(store: Store) -> None:
+    assert await store.migrate() == []
+    assert latest_version("sqlite") >= 1
+
+
+async def test_first_free_walks_the_pool_in_order_skipping_party_claims(store: Store) -> None:
+    await _pool(store, Y, X)
+    async with store.transaction() as tx:
+        assert await tx.first_free("acme", (A, B), NOW) == X
+        await tx.insert(_masking("m1", A, C, X))
+        assert await tx.first_free("acme", (A, B), NOW) == Y
+        assert await tx.first_free("acme", (B, E164("+919800000002")), NOW) == X
+
+
+async def test_lapsed_claims_do_not_block_and_are_released(store: Store) -> None:
+    await _pool(store, X)
+    async with store.transaction() as tx:
+        await tx.insert(_masking("m1", A, B, X, expires=NOW + 1000))
+    async with store.transaction() as tx:
+        assert await tx.first_free("acme", (A, C), NOW + 1000) == X
+        assert await tx.open_for_pair("acme", (B, A), NOW + 1000) is None
+        await tx.release_expired("acme", (B, A), NOW + 1000)
+        await tx.insert(_masking("m2", A, C, X, expires=NOW + 5000))
+    assert await store.route(X, A, NOW + 1000) == _masking("m2", A, C, X, NOW + 5000)
+
+
+async def test_database_refuses_a_second_live_claim_for_a_party_on_a_number(
+    store: Store,
+) -> None:
+    await _pool(store, X)
+    async with store.transaction() as tx:
+        await tx.insert(_masking("m1", A, B, X))
+    with pytest.raises(ClaimTaken):
+        async with store.transaction() as tx:
+            await tx.insert(_masking("m2", A, C, X))
+    assert await store.route(X, C, NOW) is None
+
+
+async def test_database_refuses_a_second_open_masking_for_a_pair(store: Store) -> None:
+    await _pool(store, X, Y)
+    async with store.transaction() as tx:
+        await tx.insert(_masking("m1", A, B, X))
+    with pytest.raises(PairTaken):
+        async with store.transaction() as tx:
+            await tx.insert(_masking("m2", B, A, Y))
+
+
+async def test_route_finds_the_other_party_both_ways_and_stops_at_expiry(store: Store) -> None:
+    await _pool(store, X)
+    async with store.transaction() as tx:
+        await tx.insert(_masking("m1", A, B, X, expires=NOW + 1000))
+    forward, backward = await store.route(X, A, NOW), await store.route(X, B, NOW)
+    assert forward is not None and forward.other_party(A) == B
+    assert backward is not None and backward.other_party(B) == A
+    assert await store.route(X, A, NOW + 999) is not None
+    assert await store.route(X, A, NOW + 1000) is None
+    assert await store.route(X, C, NOW) is None
+    last = await store.last_masking(X, A)
+    assert last is not None and last.masking_id == "m1"
+
+
+async def test_change_expiry_to_now_ends_and_frees_the_claims(store: Store) -> None:
+    await _pool(store, X)
+    async with store.transaction() as tx:
+        await tx.insert(_masking("m1", A, B, X))
+        found = await tx.find_open("acme", (B,), X, NOW)
+        assert [m.masking_id for m in found] == ["m1"]
+        await tx.change_expiry(["m1"], NOW, NOW, "unset")
+    assert await store.route(X, A, NOW) is None
+    async with store.transaction() as tx:
+        assert await tx.find_open("acme", (A,), None, NOW) == []
+        assert await tx.first_free("acme", (A, B), NOW) == X
+        assert await tx.previous_mask("acme", pair_key(A, B)) == X
+
+
+async def test_find_open_combines_selectors_with_and(store: Store) -> None:
+    await _pool(store, X, Y)
+    async with store.transaction() as tx:
+        await tx.insert(_masking("ab", A, B, X))
+        await tx.insert(_masking("ac", A, C, Y))
+        assert {m.masking_id for m in await tx.find_open("acme", (A,), None, NOW)} == {"ab", "ac"}
+        assert [m.masking_id for m in await tx.find_open("acme", (C, A), None, NOW)] == ["ac"]
+        assert [m.masking_id for m in await tx.find_open("acme", (A,), X, NOW)] == ["ab"]
+        assert await tx.find_open("acme", (B,), Y, NOW) == []
+        assert await tx.find_open("other", (A,), None, NOW) == []
+
+
+async def test_sweep_closes_lapsed_maskings_and_drops_their_claims(
+    store: Store, tmp_path: object
+) -> None:
+    await _pool(store, X)
+    async with store.transaction() as tx:
+        await tx.insert(_masking("m1", A, B, X, expires=NOW + 1000))
+    assert await store.sweep(NOW + 999) == 0
+    assert await store.sweep(NOW + 1000) == 1
+    pool = await store.pool("acme", NOW)
+    assert [(p.number, p.active_maskings) for p in pool] == [(X, 0)]
+
+
+async def test_pool_number_belongs_to_one_account(store: Store) -> None:
+    await _pool(store, X)
+    assert await store.add_pool_numbers("acme", [X, Y], NOW) == 1
+    with pytest.raises(WriteFailed):
+        await store.add_pool_numbers("other", [X], NOW)
+    assert await store.pool_owner(X) == "acme"
+    assert await store.pool_owner(E164("+918049999999")) is None
+
+
+async def test_removing_a_number_with_live_maskings_needs_force(store: Store) -> None:
+    await _pool(store, X)
+    async with store.transaction() as tx:
+        await tx.insert(_masking("m1", A, B, X))
+    with pytest.raises(WriteFailed):
+        await store.remove_pool_numbers([X], NOW, force=False)
+    assert await store.remove_pool_numbers([X], NOW, force=True) == 1
+    assert await store.route(X, A, NOW) is None
+
+
+async def test_users_by_id_token_and_session(store: Store) -> None:
+    user = User("acme", "acme", "client", "h" * 64)
+    await store.add_user(user, NOW)
+    assert await store.user("acme") == user
+    assert await store.user_by_token("h" * 64) == user
+    await store.add_session("s" * 64, "acme", NOW + 1000)
+    assert await store.session_user("s" * 64, NOW + 999) == user
+    assert await store.session_user("s" * 64, NOW + 1000) is None
+
+
+async def test_a_failed_transaction_leaves_nothing_behind(store: Store, tmp_path: object) -> None:
+    await _pool(store, X)
+    with pytest.raises(RuntimeError):
+        async with store.transaction() as tx:
+            await tx.insert(_masking("m1", A, B, X))
+            raise RuntimeError("client went away")
+    assert await store.route(X, A, NOW) is None
+    assert await store.last_masking(X, A) is None
+
+
+def test_the_claim_key_is_in_the_schema(tmp_path: object) -> None:
+    from callmask.storage.migrations import migrations
+
+    sql = "\n".join(m.sql for m in migrations("sqlite"))
+    conn = sqlite3.connect(":memory:")
+    conn.executescript(sql)
+    info = conn.execute("PRAGMA index_list('claims')").fetchall()
+    assert any(row[2] == 1 and row[3] == "pk" for row in info)
