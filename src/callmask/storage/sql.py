@@ -1,0 +1,103 @@
+"""Statements both backends run, written with ? placeholders (PostgreSQL numbers them)."""
+
+from __future__ import annotations
+
+import re
+
+MASKING_COLUMNS = "masking_id, account_id, m1, m2, mask, event_id, created_ms, expires_ms"
+M_MASKING_COLUMNS = ", ".join("m." + column for column in MASKING_COLUMNS.split(", "))
+USER_COLUMNS = "user_id, account_id, role, token_hash"
+
+CLOSE_LAPSED_PAIR = (
+    "UPDATE maskings SET ended_ms = expires_ms, end_reason = 'expired'"
+    " WHERE account_id = ? AND pair_lo = ? AND pair_hi = ? AND ended_ms IS NULL"
+    " AND expires_ms <= ?"
+)
+DROP_LAPSED_CLAIMS = "DELETE FROM claims WHERE party IN (?, ?) AND expires_ms <= ?"
+OPEN_FOR_PAIR = (
+    f"SELECT {MASKING_COLUMNS} FROM maskings WHERE account_id = ? AND pair_lo = ?"
+    " AND pair_hi = ? AND ended_ms IS NULL AND expires_ms > ?"
+)
+PREVIOUS_MASK = (
+    "SELECT m.mask FROM maskings m JOIN pool_numbers p"
+    " ON p.number = m.mask AND p.account_id = m.account_id"
+    " WHERE m.account_id = ? AND m.pair_lo = ? AND m.pair_hi = ?"
+    " ORDER BY m.created_ms DESC LIMIT 1"
+)
+IS_CLAIMED = "SELECT 1 FROM claims WHERE mask = ? AND party IN (?, ?) AND expires_ms > ? LIMIT 1"
+# One NOT IN per party keeps this O(deg(m1) + deg(m2)): the walk over the pool in number order
+# skips at most that many numbers before LIMIT 1 stops it. NOT EXISTS or IN (a, b) forms have
+# been seen to turn into quadratic nested loops in PostgreSQL generic plans.
+FIRST_FREE = (
+    "SELECT number FROM pool_numbers WHERE account_id = ?"
+    " AND number NOT IN (SELECT mask FROM claims WHERE party = ? AND expires_ms > ?)"
+    " AND number NOT IN (SELECT mask FROM claims WHERE party = ? AND expires_ms > ?)"
+    " ORDER BY number LIMIT 1"
+)
+INSERT_MASKING = (
+    "INSERT INTO maskings (masking_id, account_id, m1, m2, pair_lo, pair_hi, mask,"
+    " event_id, created_ms, expires_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+INSERT_CLAIM = "INSERT INTO claims (mask, party, masking_id, expires_ms) VALUES (?, ?, ?, ?)"
+END_MASKING = (
+    "UPDATE maskings SET expires_ms = ?, ended_ms = ?, end_reason = ? WHERE masking_id = ?"
+)
+DROP_CLAIMS_OF = "DELETE FROM claims WHERE masking_id = ?"
+MOVE_MASKING_END = "UPDATE maskings SET expires_ms = ? WHERE masking_id = ?"
+MOVE_CLAIMS_END = "UPDATE claims SET expires_ms = ? WHERE masking_id = ?"
+
+ROUTE = (
+    f"SELECT {M_MASKING_COLUMNS} FROM claims c JOIN maskings m ON m.masking_id = c.masking_id"
+    " WHERE c.mask = ? AND c.party = ? AND c.expires_ms > ?"
+)
+POOL_OWNER = "SELECT account_id FROM pool_numbers WHERE number = ?"
+LAST_MASKING = (
+    f"SELECT {MASKING_COLUMNS} FROM maskings WHERE mask = ? AND (m1 = ? OR m2 = ?)"
+    " ORDER BY created_ms DESC LIMIT 1"
+)
+USER = f"SELECT {USER_COLUMNS} FROM users WHERE user_id = ?"
+USER_BY_TOKEN = f"SELECT {USER_COLUMNS} FROM users WHERE token_hash = ?"
+SESSION_USER = (
+    "SELECT u.user_id, u.account_id, u.role, u.token_hash FROM sessions s"
+    " JOIN users u ON u.user_id = s.user_id WHERE s.ssid_hash = ? AND s.expires_ms > ?"
+)
+INSERT_USER = (
+    "INSERT INTO users (user_id, account_id, role, token_hash, created_ms) VALUES (?, ?, ?, ?, ?)"
+)
+INSERT_SESSION = "INSERT INTO sessions (ssid_hash, user_id, expires_ms) VALUES (?, ?, ?)"
+POOL_LIST = (
+    "SELECT p.number, p.account_id, (SELECT count(*) FROM claims c WHERE c.mask = p.number"
+    " AND c.expires_ms > ?) / 2 FROM pool_numbers p"
+)
+CLOSE_ALL_LAPSED = (
+    "UPDATE maskings SET ended_ms = expires_ms, end_reason = 'expired'"
+    " WHERE ended_ms IS NULL AND expires_ms <= ?"
+)
+DROP_ALL_LAPSED_CLAIMS = "DELETE FROM claims WHERE expires_ms <= ?"
+DROP_LAPSED_SESSIONS = "DELETE FROM sessions WHERE expires_ms <= ?"
+END_ON_REMOVED_NUMBER = (
+    "UPDATE maskings SET ended_ms = ?, end_reason = 'number removed'"
+    " WHERE masking_id = ? AND ended_ms IS NULL"
+)
+
+_PLACEHOLDER = re.compile(r"\?")
+
+
+def numbered(statement: str) -> str:
+    """The same statement with PostgreSQL's $1, $2, ... placeholders."""
+    counter = iter(range(1, 1000))
+    return _PLACEHOLDER.sub(lambda _: f"${next(counter)}", statement)
+
+
+def find_open(parties: int, with_mask: bool) -> str:
+    """Live maskings of an account having every given party and, optionally, one mask."""
+    where = ["m.account_id = ?", "m.ended_ms IS NULL", "m.expires_ms > ?"]
+    if parties:
+        # Claims are indexed by party, so the first party drives the lookup.
+        where.append("m.masking_id IN (SELECT masking_id FROM claims WHERE party = ?)")
+        where.extend("? IN (m.m1, m.m2)" for _ in range(parties - 1))
+    if with_mask:
+        where.append("m.mask = ?")
+    return f"SELECT {M_MASKING_COLUMNS} FROM maskings m WHERE {' AND '.join(where)}" + (
+        " ORDER BY m.created_ms"
+    )
