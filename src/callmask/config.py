@@ -24,6 +24,8 @@ class Settings:
     ssid_ttl_minutes: int = 1440
     sweep_interval_seconds: float = 60.0
     sqlite_synchronous: str = "NORMAL"
+    db_pool_size: int = 10
+    db_timeout_seconds: float = 3.0
     max_body_bytes: int = 65536
     log_level: str = "INFO"
 

@@ -5,21 +5,18 @@ from pathlib import Path
 
 import pytest
 
-from callmask.config import Settings
-from callmask.service import MaskingService
 from callmask.storage.base import Store
-from callmask.storage.sqlite import SqliteStore
-from tests.conftest import Clock
+from tests.backends import BACKENDS, Database, fresh_store
+
+
+@pytest.fixture(params=BACKENDS)
+async def backend(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[Store, Database]]:
+    async with fresh_store(request.param, tmp_path) as pair:
+        yield pair
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = SqliteStore(str(tmp_path / "store.db"))
-    await opened.migrate()
-    yield opened
-    await opened.close()
-
-
-@pytest.fixture
-def service(store: Store, clock: Clock) -> MaskingService:
-    return MaskingService(store, Settings(), clock)
+def store(backend: tuple[Store, Database]) -> Store:
+    return backend[0]

@@ -1,4 +1,4 @@
-"""Random set/unset/time sequences through the service on a real SQLite file.
+"""Random set/unset/time sequences through the service on a real database of each backend.
 
 After every step the whole maskings table must show no pool number carrying two live
 maskings that share a party, and each allocation must be the one the reference allocator
@@ -8,7 +8,6 @@ maskings that share a party, and each allocation must be the one the reference a
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,8 @@ from callmask.domain.errors import AlreadyMasked, InvalidParameters, PoolExhaust
 from callmask.domain.masking import pair_key
 from callmask.domain.numbers import E164
 from callmask.service import MaskingService
-from callmask.storage.sqlite import SqliteStore
+from callmask.storage.base import Store
+from tests.backends import Database, fresh_store
 from tests.conftest import Clock, principal
 
 PARTIES = [E164(f"+9198000000{i:02d}") for i in range(7)]
@@ -44,76 +44,77 @@ class Live:
     expires_ms: int
 
 
-def _violations(path: Path, now_ms: int) -> list[tuple[str, str]]:
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute(
-            """
-            WITH live AS (
-                SELECT masking_id, mask, m1 AS party FROM maskings
-                    WHERE ended_ms IS NULL AND expires_ms > :now
-                UNION ALL
-                SELECT masking_id, mask, m2 FROM maskings
-                    WHERE ended_ms IS NULL AND expires_ms > :now
-            )
-            SELECT mask, party FROM live GROUP BY mask, party HAVING count(*) > 1
-            """,
-            {"now": now_ms},
-        ).fetchall()
-    finally:
-        conn.close()
+VIOLATIONS = """
+    SELECT mask, party FROM (
+        SELECT mask, m1 AS party FROM maskings WHERE ended_ms IS NULL AND expires_ms > ?
+        UNION ALL
+        SELECT mask, m2 FROM maskings WHERE ended_ms IS NULL AND expires_ms > ?
+    ) AS live GROUP BY mask, party HAVING count(*) > 1
+"""
 
 
-async def _run(ops: list[tuple[str, int, int, int]], path: Path) -> None:
+async def _run(ops: list[tuple[str, int, int, int]], kind: str) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        async with fresh_store(kind, Path(folder)) as (store, database):
+            await _replay(ops, store, database)
+
+
+async def _replay(ops: list[tuple[str, int, int, int]], store: Store, database: Database) -> None:
     clock = Clock()
-    store = SqliteStore(str(path))
-    await store.migrate()
     await store.add_pool_numbers("acme", POOL, 0)
     service = MaskingService(store, Settings(), clock)
     who = principal()
     model: dict[tuple[E164, E164], Live] = {}
     history: dict[tuple[E164, E164], E164] = {}
-    try:
-        for kind, i, j, minutes in ops:
-            now_ms = service.now_ms()
-            model = {pair: live for pair, live in model.items() if live.expires_ms > now_ms}
-            if kind == "wait":
-                clock.advance(i)
-            elif kind == "unset":
-                party = PARTIES[i]
-                try:
-                    await service.unset_masking(who, m1=party)
-                except InvalidParameters:
-                    assert not any(party in pair for pair in model)
-                model = {pair: live for pair, live in model.items() if party not in pair}
-            else:
-                m1, m2 = PARTIES[i], PARTIES[j]
-                if m1 == m2:
-                    continue
-                pair = pair_key(m1, m2)
-                busy = {live.mask for p, live in model.items() if m1 in p or m2 in p}
-                expected = pick_number(POOL, busy, history.get(pair))
-                try:
-                    masking = await service.set_masking(who, m1, m2, expiry_duration=minutes)
-                except AlreadyMasked:
-                    assert pair in model
-                    continue
-                except PoolExhausted:
-                    assert pair not in model and expected is None
-                    continue
-                assert pair not in model
-                assert masking.mask == expected
-                model[pair] = Live(masking.mask, masking.expires_ms)
-                history[pair] = masking.mask
-            assert _violations(path, service.now_ms()) == []
-    finally:
-        await store.close()
+    for kind, i, j, minutes in ops:
+        now_ms = service.now_ms()
+        model = {pair: live for pair, live in model.items() if live.expires_ms > now_ms}
+        if kind == "wait":
+            clock.advance(i)
+        elif kind == "unset":
+            party = PARTIES[i]
+            try:
+                await service.unset_masking(who, m1=party)
+            except InvalidParameters:
+                assert not any(party in pair for pair in model)
+            model = {pair: live for pair, live in model.items() if party not in pair}
+        else:
+            m1, m2 = PARTIES[i], PARTIES[j]
+            if m1 == m2:
+                continue
+            pair = pair_key(m1, m2)
+            busy = {live.mask for p, live in model.items() if m1 in p or m2 in p}
+            expected = pick_number(POOL, busy, history.get(pair))
+            try:
+                masking = await service.set_masking(who, m1, m2, expiry_duration=minutes)
+            except AlreadyMasked:
+                assert pair in model
+                continue
+            except PoolExhausted:
+                assert pair not in model and expected is None
+                continue
+            assert pair not in model
+            assert masking.mask == expected
+            model[pair] = Live(masking.mask, masking.expires_ms)
+            history[pair] = masking.mask
+        now_ms = service.now_ms()
+        assert await database.rows(VIOLATIONS, now_ms, now_ms) == []
+
+
+OPS = st.lists(st.one_of(Set_, Set_, Unset, Wait), min_size=1, max_size=40)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(ops=st.lists(st.one_of(Set_, Set_, Unset, Wait), min_size=1, max_size=40))
-def test_no_number_ever_carries_two_live_maskings_sharing_a_party(
+@given(ops=OPS)
+def test_sqlite_never_lets_a_number_carry_two_live_maskings_sharing_a_party(
     ops: list[tuple[str, int, int, int]],
 ) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        asyncio.run(_run(ops, Path(folder) / "prop.db"))
+    asyncio.run(_run(ops, "sqlite"))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=OPS)
+def test_postgresql_never_lets_a_number_carry_two_live_maskings_sharing_a_party(
+    ops: list[tuple[str, int, int, int]],
+) -> None:
+    asyncio.run(_run(ops, "postgresql"))

@@ -12,4 +12,10 @@ def open_store(settings: Settings) -> Store:
         from callmask.storage.sqlite import SqliteStore
 
         return SqliteStore.from_url(settings.database_url, synchronous=settings.sqlite_synchronous)
-    raise NotImplementedError("the PostgreSQL backend is not built yet; use a sqlite: URL")
+    from callmask.storage.postgres import PostgresStore
+
+    return PostgresStore(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        timeout_s=settings.db_timeout_seconds,
+    )

@@ -58,3 +58,4 @@ CREATE TABLE claims (
 ) WITHOUT ROWID;
 CREATE INDEX claims_party ON claims (party, mask);
 CREATE INDEX claims_expiry ON claims (expires_ms);
+CREATE INDEX claims_masking ON claims (masking_id);

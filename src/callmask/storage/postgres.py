@@ -1,0 +1,313 @@
+"""PostgreSQL backend: many processes on many hosts sharing one database.
+
+The invariant and the one-open-masking-per-pair rule are unique keys, so concurrent
+writers anywhere are serialised by PostgreSQL itself: the loser of a race gets a unique
+violation, its transaction rolls back, and the service allocates again. Every wait is
+bounded (connect, acquire, each command), so an unreachable database answers 1010
+quickly instead of hanging, and the pool reconnects by itself when it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import cache
+from typing import Any
+
+import asyncpg
+
+from callmask.domain.masking import Masking
+from callmask.domain.numbers import E164
+from callmask.storage import sql
+from callmask.storage.base import (
+    ClaimTaken,
+    PairTaken,
+    PoolNumber,
+    StorageError,
+    StorageUnavailable,
+    User,
+    WriteFailed,
+)
+from callmask.storage.migrations import migrations
+
+# Any constant; held while migrating so two starting processes do not migrate at once.
+_MIGRATION_LOCK = 0x63616C6C6D61736B
+_UNREACHABLE = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.InsufficientResourcesError,
+    OSError,
+    TimeoutError,
+    asyncio.TimeoutError,
+)
+
+
+@cache
+def _pg(statement: str) -> str:
+    return sql.numbered(statement)
+
+
+@asynccontextmanager
+async def _translated() -> AsyncIterator[None]:
+    """asyncpg's errors as the storage interface names them."""
+    try:
+        yield
+    except asyncpg.UniqueViolationError as error:
+        if error.constraint_name == "claims_pkey":
+            raise ClaimTaken() from error
+        if error.constraint_name == "maskings_open_pair":
+            raise PairTaken() from error
+        raise WriteFailed(type(error).__name__) from error
+    except _UNREACHABLE as error:
+        raise StorageUnavailable(type(error).__name__) from error
+    except asyncpg.PostgresError as error:
+        raise WriteFailed(type(error).__name__) from error
+
+
+async def _reset(conn: asyncpg.Connection) -> None:
+    # asyncpg's default reset costs a round trip on every release (1.4-1.6x on point reads,
+    # ../shared/FACTS.md); our transactions always end, so only a cancelled one needs undoing.
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
+
+
+class PostgresTransaction:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def _one(self, statement: str, *args: object) -> Any:
+        return await self._conn.fetchrow(_pg(statement), *args)
+
+    async def release_expired(self, account_id: str, pair: tuple[E164, E164], now_ms: int) -> None:
+        await self._conn.execute(_pg(sql.CLOSE_LAPSED_PAIR), account_id, *pair, now_ms)
+        await self._conn.execute(_pg(sql.DROP_LAPSED_CLAIMS), *pair, now_ms)
+
+    async def open_for_pair(
+        self, account_id: str, pair: tuple[E164, E164], now_ms: int
+    ) -> Masking | None:
+        row = await self._one(sql.OPEN_FOR_PAIR, account_id, *pair, now_ms)
+        return None if row is None else Masking(*row)
+
+    async def previous_mask(self, account_id: str, pair: tuple[E164, E164]) -> E164 | None:
+        row = await self._one(sql.PREVIOUS_MASK, account_id, *pair)
+        return None if row is None else E164(row[0])
+
+    async def is_free(self, mask: E164, pair: tuple[E164, E164], now_ms: int) -> bool:
+        return await self._one(sql.IS_CLAIMED, mask, *pair, now_ms) is None
+
+    async def first_free(
+        self, account_id: str, pair: tuple[E164, E164], now_ms: int
+    ) -> E164 | None:
+        row = await self._one(sql.FIRST_FREE, account_id, pair[0], now_ms, pair[1], now_ms)
+        return None if row is None else E164(row[0])
+
+    async def insert(self, masking: Masking) -> None:
+        lo, hi = sorted((masking.m1, masking.m2))
+        m = masking
+        async with _translated():
+            await self._conn.execute(
+                _pg(sql.INSERT_MASKING),
+                m.masking_id,
+                m.account_id,
+                m.m1,
+                m.m2,
+                lo,
+                hi,
+                m.mask,
+                m.event_id,
+                m.created_ms,
+                m.expires_ms,
+            )
+            await self._conn.executemany(
+                _pg(sql.INSERT_CLAIM),
+                [(m.mask, party, m.masking_id, m.expires_ms) for party in (m.m1, m.m2)],
+            )
+
+    async def find_open(
+        self,
+        account_id: str,
+        parties: tuple[E164, ...],
+        mask: E164 | None,
+        now_ms: int,
+    ) -> list[Masking]:
+        args = (account_id, now_ms, *parties, *([mask] if mask is not None else []))
+        rows = await self._conn.fetch(_pg(sql.find_open(len(parties), mask is not None)), *args)
+        return [Masking(*row) for row in rows]
+
+    async def change_expiry(
+        self, masking_ids: list[str], expires_ms: int, now_ms: int, reason: str
+    ) -> None:
+        if expires_ms <= now_ms:
+            await self._conn.executemany(
+                _pg(sql.END_MASKING), [(now_ms, now_ms, reason, mid) for mid in masking_ids]
+            )
+            await self._conn.executemany(_pg(sql.DROP_CLAIMS_OF), [(mid,) for mid in masking_ids])
+        else:
+            moves = [(expires_ms, mid) for mid in masking_ids]
+            await self._conn.executemany(_pg(sql.MOVE_MASKING_END), moves)
+            await self._conn.executemany(_pg(sql.MOVE_CLAIMS_END), moves)
+
+
+class PostgresStore:
+    def __init__(self, dsn: str, pool_size: int = 10, timeout_s: float = 3.0) -> None:
+        self._dsn = dsn
+        self._pool_size = pool_size
+        self._timeout_s = timeout_s
+        self._pool: asyncpg.Pool | None = None
+        self._opening = asyncio.Lock()
+
+    async def _ready(self) -> asyncpg.Pool:
+        if self._pool is not None:
+            return self._pool
+        async with self._opening:
+            if self._pool is None:
+                # min_size=0: start-up never waits on the database; connections open on demand.
+                self._pool = await asyncpg.create_pool(
+                    self._dsn,
+                    min_size=0,
+                    max_size=self._pool_size,
+                    timeout=self._timeout_s,
+                    command_timeout=self._timeout_s,
+                    reset=_reset,
+                )
+            return self._pool
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        async with _translated():
+            pool = await self._ready()
+            async with pool.acquire(timeout=self._timeout_s) as conn:
+                yield conn
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PostgresTransaction]:
+        async with self._connection() as conn, conn.transaction():
+            yield PostgresTransaction(conn)
+
+    async def _row(self, statement: str, *args: object) -> Any:
+        async with self._connection() as conn:
+            return await conn.fetchrow(_pg(statement), *args)
+
+    async def route(self, mask: E164, caller: E164, now_ms: int) -> Masking | None:
+        row = await self._row(sql.ROUTE, mask, caller, now_ms)
+        return None if row is None else Masking(*row)
+
+    async def pool_owner(self, number: E164) -> str | None:
+        row = await self._row(sql.POOL_OWNER, number)
+        return None if row is None else str(row[0])
+
+    async def last_masking(self, mask: E164, caller: E164) -> Masking | None:
+        row = await self._row(sql.LAST_MASKING, mask, caller, caller)
+        return None if row is None else Masking(*row)
+
+    async def user(self, user_id: str) -> User | None:
+        row = await self._row(sql.USER, user_id)
+        return None if row is None else User(*row)
+
+    async def user_by_token(self, token_hash: str) -> User | None:
+        row = await self._row(sql.USER_BY_TOKEN, token_hash)
+        return None if row is None else User(*row)
+
+    async def session_user(self, ssid_hash: str, now_ms: int) -> User | None:
+        row = await self._row(sql.SESSION_USER, ssid_hash, now_ms)
+        return None if row is None else User(*row)
+
+    async def add_user(self, user: User, now_ms: int) -> None:
+        async with self._connection() as conn:
+            await conn.execute(
+                _pg(sql.INSERT_USER),
+                user.user_id,
+                user.account_id,
+                user.role,
+                user.token_hash,
+                now_ms,
+            )
+
+    async def add_session(self, ssid_hash: str, user_id: str, expires_ms: int) -> None:
+        async with self._connection() as conn:
+            await conn.execute(_pg(sql.INSERT_SESSION), ssid_hash, user_id, expires_ms)
+
+    async def add_pool_numbers(self, account_id: str, numbers: list[E164], now_ms: int) -> int:
+        async with self._connection() as conn, conn.transaction():
+            taken = await conn.fetchval(
+                "SELECT count(*) FROM pool_numbers WHERE number = ANY($1::text[])"
+                " AND account_id <> $2",
+                numbers,
+                account_id,
+            )
+            if taken:
+                raise WriteFailed(f"{taken} of these numbers belong to another account")
+            status = await conn.execute(
+                "INSERT INTO pool_numbers (number, account_id, added_ms)"
+                " SELECT unnest($1::text[]), $2, $3 ON CONFLICT DO NOTHING",
+                numbers,
+                account_id,
+                now_ms,
+            )
+            return int(status.rsplit(" ", 1)[1])
+
+    async def pool(self, account_id: str | None, now_ms: int) -> list[PoolNumber]:
+        where = " WHERE p.account_id = $2" if account_id is not None else ""
+        args = (now_ms, account_id) if account_id is not None else (now_ms,)
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                _pg(sql.POOL_LIST) + where + " ORDER BY p.account_id, p.number", *args
+            )
+        return [PoolNumber(E164(row[0]), row[1], row[2]) for row in rows]
+
+    async def remove_pool_numbers(self, numbers: list[E164], now_ms: int, force: bool) -> int:
+        async with self._connection() as conn, conn.transaction():
+            live = await conn.fetch(
+                "SELECT DISTINCT masking_id FROM claims WHERE mask = ANY($1::text[])"
+                " AND expires_ms > $2",
+                numbers,
+                now_ms,
+            )
+            if live and not force:
+                raise WriteFailed(f"{len(live)} live maskings use these numbers; use --force")
+            await conn.executemany(
+                _pg(sql.END_ON_REMOVED_NUMBER), [(now_ms, row[0]) for row in live]
+            )
+            await conn.execute("DELETE FROM claims WHERE mask = ANY($1::text[])", numbers)
+            status = await conn.execute(
+                "DELETE FROM pool_numbers WHERE number = ANY($1::text[])", numbers
+            )
+            return int(status.rsplit(" ", 1)[1])
+
+    async def sweep(self, now_ms: int) -> int:
+        async with self._connection() as conn, conn.transaction():
+            status = await conn.execute(_pg(sql.CLOSE_ALL_LAPSED), now_ms)
+            await conn.execute(_pg(sql.DROP_ALL_LAPSED_CLAIMS), now_ms)
+            await conn.execute(_pg(sql.DROP_LAPSED_SESSIONS), now_ms)
+            return int(status.rsplit(" ", 1)[1])
+
+    async def migrate(self) -> list[int]:
+        async with self._connection() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations"
+                " (version INTEGER PRIMARY KEY, name TEXT NOT NULL)"
+            )
+            applied = {row[0] for row in await conn.fetch("SELECT version FROM schema_migrations")}
+            done = []
+            for migration in migrations("postgresql"):
+                if migration.version in applied:
+                    continue
+                await conn.execute(migration.sql)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                    migration.version,
+                    migration.name,
+                )
+                done.append(migration.version)
+            return done
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            try:
+                await asyncio.wait_for(self._pool.close(), self._timeout_s)
+            except (TimeoutError, StorageError):
+                self._pool.terminate()
