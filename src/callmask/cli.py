@@ -152,16 +152,28 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from callmask.http.app import create_app
 
-    uvicorn.run(
-        create_app(settings),
-        host=args.host or settings.host,
-        port=args.port or settings.port,
+    workers = args.workers
+    if workers > 1 and settings.database_url.startswith("sqlite:"):
+        print(
+            "callmask: SQLite wants one writing process; use PostgreSQL for --workers > 1",
+            file=sys.stderr,
+        )
+        return 2
+    options: dict[str, Any] = {
+        "host": args.host or settings.host,
+        "port": args.port or settings.port,
         # The access log would write query strings, and route lookups carry phone numbers.
-        access_log=False,
-        log_level=settings.log_level.lower(),
-        loop="uvloop",
-        http="httptools",
-    )
+        "access_log": False,
+        "log_level": settings.log_level.lower(),
+        "loop": "uvloop",
+        "http": "httptools",
+        "timeout_graceful_shutdown": 30,
+    }
+    if workers > 1:
+        # Each worker process builds its own app (and database pool) from the environment.
+        uvicorn.run("callmask.http.app:app_from_env", factory=True, workers=workers, **options)
+    else:
+        uvicorn.run(create_app(settings), **options)
     return 0
 
 
@@ -172,6 +184,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP API")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, default=1, help="processes (PostgreSQL only)")
     commands.add_parser("migrate", help="apply pending schema migrations").set_defaults(
         work=_migrate
     )

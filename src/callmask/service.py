@@ -36,8 +36,8 @@ from callmask.storage.base import (
 log = logging.getLogger("callmask.service")
 
 ROLES = ("client", "router")
-# A concurrent writer may claim the number we picked between our read and our insert
-# (PostgreSQL, several processes); picking again sees its claim.
+# A concurrent writer may claim the number we picked, or open the same pair, between our
+# read and our insert (PostgreSQL, several processes); trying again sees its commit.
 _ALLOCATION_ATTEMPTS = 5
 _MAX_EVENT_ID = 255
 
@@ -210,10 +210,10 @@ class MaskingService:
                     redact(second),
                 )
                 return masking
-            except ClaimTaken:
+            except (ClaimTaken, PairTaken):
+                # A concurrent writer won the number or the pair; the next attempt sees its
+                # commit (and answers a retry with the same eventId as success, else 1503).
                 continue
-            except PairTaken as error:
-                raise AlreadyMasked() from error
             except WriteFailed as error:
                 log.warning("masking insert failed: %s", type(error.__cause__).__name__)
                 raise NotInserted() from error

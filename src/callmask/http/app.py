@@ -220,3 +220,8 @@ def create_app(
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error, Exception: _crash},
     )
+
+
+def app_from_env() -> Starlette:
+    """The app configured from CALLMASK_* variables: what each `serve --workers N` process runs."""
+    return create_app(Settings.from_env())
