@@ -52,12 +52,19 @@ async def fresh_database(kind: str, folder: Path) -> AsyncIterator[Database]:
         yield Database(kind, f"sqlite:///{folder / f'{secrets.token_hex(4)}.db'}")
         return
     schema = "t_" + secrets.token_hex(6)
-    admin = await asyncpg.connect(PG_URL)
+    await _admin(f"CREATE SCHEMA {schema}")
     try:
-        await admin.execute(f"CREATE SCHEMA {schema}")
         yield Database(kind, f"{PG_URL}?search_path={schema}", schema)
     finally:
-        await admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await _admin(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+async def _admin(statement: str) -> None:
+    # A connection per statement: a test may restart PostgreSQL in between.
+    admin = await asyncpg.connect(PG_URL)
+    try:
+        await admin.execute(statement)
+    finally:
         await admin.close()
 
 
