@@ -40,6 +40,10 @@ ROLES = ("client", "router")
 # read and our insert (PostgreSQL, several processes); trying again sees its commit.
 _ALLOCATION_ATTEMPTS = 5
 _MAX_EVENT_ID = 255
+# A verified token is trusted this long without asking the database again: every call
+# and every set authenticates, and on PostgreSQL that lookup is a network round trip.
+_AUTH_CACHE_S = 5.0
+_AUTH_CACHE_SIZE = 10_000
 
 
 def hash_secret(secret: str) -> str:
@@ -91,6 +95,7 @@ class MaskingService:
         self.settings = settings
         self._clock = clock
         self._rules = settings.expiry_rules
+        self._verified: dict[str, tuple[Principal, float]] = {}
 
     def now_ms(self) -> int:
         return int(self._clock() * 1000)
@@ -113,24 +118,40 @@ class MaskingService:
             if not has_pair:
                 raise InvalidToken("userId and token, or ssid, are required")
             user_id, token = _text(creds.user_id, "userId"), _text(creds.token, "token")
+            presented = hash_secret(token)
+            key = f"{user_id}\0{presented}"
+            if (known := self._recall(key)) is not None:
+                return known
             user = await self.store.user(user_id)
         except StorageUnavailable as error:
             raise DatabaseUnavailable() from error
-        presented = hash_secret(token)
         # Compare even for an unknown user so timing does not tell which userIds exist.
         stored = user.token_hash if user is not None else hash_secret(secrets.token_hex(16))
         if not hmac.compare_digest(presented, stored) or user is None:
             raise InvalidToken()
-        return Principal(user.user_id, user.account_id, user.role)
+        return self._remember(key, Principal(user.user_id, user.account_id, user.role))
+
+    def _recall(self, key: str) -> Principal | None:
+        hit = self._verified.get(key)
+        return hit[0] if hit is not None and hit[1] > self._clock() else None
+
+    def _remember(self, key: str, principal: Principal) -> Principal:
+        if len(self._verified) >= _AUTH_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[key] = (principal, self._clock() + _AUTH_CACHE_S)
+        return principal
 
     async def authenticate_bearer(self, token: str) -> Principal:
+        presented = hash_secret(token)
+        if (known := self._recall(presented)) is not None:
+            return known
         try:
-            user = await self.store.user_by_token(hash_secret(token))
+            user = await self.store.user_by_token(presented)
         except StorageUnavailable as error:
             raise DatabaseUnavailable() from error
         if user is None:
             raise InvalidToken()
-        return Principal(user.user_id, user.account_id, user.role)
+        return self._remember(presented, Principal(user.user_id, user.account_id, user.role))
 
     async def create_ssid(self, principal: Principal) -> tuple[str, int]:
         ssid = secrets.token_urlsafe(32)

@@ -19,7 +19,8 @@ def test_default_region_decides_national_numbers() -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", [None, "", "   ", "1234", "abc", True, [919876543210], {"n": 1}, 9.5, "9" * 41]
+    "raw",
+    [None, "", "   ", "1234", "abc", True, -919876543210, [919876543210], {"n": 1}, 9.5, "9" * 41],
 )
 def test_invalid_numbers_raise_1000_naming_the_field(raw: object) -> None:
     with pytest.raises(InvalidParameters) as caught:

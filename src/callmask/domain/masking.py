@@ -88,7 +88,8 @@ def _whole_second(ms: int) -> int:
 
 
 def _check_ceiling(expires_ms: int, now_ms: int, rules: ExpiryRules) -> int:
-    if expires_ms > now_ms + rules.max_minutes * 60_000:
+    # Durations end on a whole second (rounded up), so the ceiling is rounded the same way.
+    if expires_ms > _whole_second(now_ms + rules.max_minutes * 60_000):
         raise InvalidParameters(f"expiry is beyond the maximum of {rules.max_minutes} minutes")
     return expires_ms
 

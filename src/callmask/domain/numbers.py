@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import NewType
 
 import phonenumbers
@@ -23,6 +24,8 @@ def normalise(value: object, field: str, region: str) -> E164:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, int):
+        if value < 0:
+            raise InvalidParameters(f"{field} is not a valid phone number")
         text = str(value)
     elif isinstance(value, str):
         text = value.strip()
@@ -30,12 +33,22 @@ def normalise(value: object, field: str, region: str) -> E164:
         raise InvalidParameters(f"{field} is not a valid phone number")
     if not text or len(text) > _MAX_INPUT:
         raise InvalidParameters(f"{field} is not a valid phone number")
+    number = _e164(text, region)
+    if number is None:
+        raise InvalidParameters(f"{field} is not a valid phone number")
+    return number
+
+
+# phonenumbers spends ~50 us per parse; the same callers, parties and pool numbers come back
+# on every call and every set, so remember the answers (bounded, ~200 bytes each).
+@lru_cache(maxsize=100_000)
+def _e164(text: str, region: str) -> E164 | None:
     try:
         parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
-        raise InvalidParameters(f"{field} is not a valid phone number") from None
+        return None
     if not phonenumbers.is_valid_number(parsed):
-        raise InvalidParameters(f"{field} is not a valid phone number")
+        return None
     return E164(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
 
 

@@ -35,11 +35,13 @@ def parse_body(body: bytes) -> dict[str, Any]:
     text = body.strip()
     if not text:
         return {}
-    if text[:1] == b"{":
-        try:
-            data = orjson.loads(text)
-        except orjson.JSONDecodeError:
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        if text[:1] in (b"{", b"["):
             raise InvalidRequestData() from None
+    else:
+        # Valid JSON that is not an object (an array, a string, a number) is no request.
         if not isinstance(data, dict):
             raise InvalidRequestData()
         return data

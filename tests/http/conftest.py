@@ -1,0 +1,88 @@
+"""What the HTTP tests share on top of the `live` server: paths, parties, and the database file."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+
+import httpx
+import pytest
+
+from callmask.service import MaskingService
+from callmask.storage.sqlite import SqliteStore, path_from_url
+from tests.conftest import EPOCH, POOL, Live
+
+SET = "/api/v2/Masking/set"
+UNSET = "/api/v2/Masking/unset"
+ROUTE = "/api/v2/Masking/route"
+SSID = "/api/v2/auth/ssid"
+
+NOW = int(EPOCH)  # the seeded clock, in Unix seconds
+
+# Valid Indian mobiles, in the E.164 form every answer uses.
+A = "+919876543210"
+B = "+919812345678"
+C = "+919812345679"
+D = "+919812345680"
+E = "+919812345681"
+F = "+919812345682"
+G = "+919812345683"
+H = "+919812345684"
+
+OTHER_DID = "+918050000000"  # the only pool number of account "other"
+DID0, DID1, DID2 = POOL
+
+
+@contextmanager
+def database(live: Live) -> Iterator[sqlite3.Connection]:
+    """A second connection to the server's SQLite file, as an operator's sqlite3 shell would be."""
+    with closing(sqlite3.connect(path_from_url(live.settings.database_url))) as conn:
+        conn.isolation_level = None
+        yield conn
+
+
+def count(live: Live, table: str) -> int:
+    with database(live) as conn:
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def new_ssid(live: Live, user_id: str = "acme", token: str | None = None) -> str:
+    answer = live.post(SSID, json={"userId": user_id, "token": token or live.client_token}).json()
+    assert answer["status"] == "success", answer
+    return str(answer["ssid"])
+
+
+def post_as(live: Live, path: str, token: str, user_id: str, **params: object) -> dict[str, object]:
+    answer: dict[str, object] = live.post(
+        path, json={"userId": user_id, "token": token, **params}
+    ).json()
+    return answer
+
+
+def assert_error(answer: dict[str, object], code: int, *words: str) -> None:
+    """An error envelope with this code whose message mentions every word given."""
+    assert answer["status"] == "error", answer
+    assert answer["code"] == code, answer
+    for word in words:
+        assert word in str(answer["message"]), answer
+
+
+def is_json_answer(response: httpx.Response) -> bool:
+    return response.headers.get("content-type") == "application/json; charset=utf-8"
+
+
+@pytest.fixture
+def other_token(live: Live) -> str:
+    """A client of account "other": the seeded user's token is not kept, so add one."""
+
+    async def add() -> str:
+        store = SqliteStore.from_url(live.settings.database_url)
+        try:
+            service = MaskingService(store, live.settings, live.clock)
+            return await service.add_user("other-api", "client", "other")
+        finally:
+            await store.close()
+
+    return asyncio.run(add())

@@ -1,0 +1,249 @@
+"""Every answer in DeepCall's envelope with the vendor's headers, whatever is thrown at it."""
+
+from __future__ import annotations
+
+import httpx
+import orjson
+
+from callmask.domain.errors import Code
+from tests.conftest import Live
+from tests.http.conftest import (
+    DID0,
+    ROUTE,
+    SET,
+    SSID,
+    UNSET,
+    A,
+    B,
+    C,
+    D,
+    is_json_answer,
+)
+
+CORS = {
+    "access-control-allow-origin": "*",
+    "access-control-allow-methods": "POST, GET, OPTIONS, PATCH, DELETE",
+    "access-control-allow-headers": "X-Requested-With, content-type",
+    "access-control-allow-credentials": "true",
+}
+ERROR_CODES = {int(code) for code in Code} - {int(Code.OK)}
+ENDPOINTS = [SET, UNSET, ROUTE, SSID]
+
+
+def _assert_envelope(response: httpx.Response) -> dict[str, object]:
+    assert response.headers["content-type"] == "application/json; charset=utf-8", response
+    for name, value in CORS.items():
+        assert response.headers.get(name) == value, (name, response.headers)
+    assert "Traceback" not in response.text
+    answer: dict[str, object] = response.json()
+    return answer
+
+
+def test_success_answers_carry_json_and_cors_headers(live: Live) -> None:
+    bearer = {"Authorization": f"Bearer {live.router_token}"}
+    responses = [
+        live.post(SSID, json=live.auth()),
+        live.post(SET, json=live.auth(m1=A, m2=B)),
+        live.get(ROUTE, params={"caller": A, "mask": DID0}, headers=bearer),
+        live.post(UNSET, json=live.auth(m1=A)),
+    ]
+    for response in responses:
+        assert response.status_code == 200
+        answer = _assert_envelope(response)
+        assert (answer["status"], answer["code"]) == ("success", 200), answer
+        assert isinstance(answer["message"], str) and answer["message"]
+
+
+def test_errors_are_http_200_with_status_message_and_code_only(live: Live) -> None:
+    responses = [
+        live.post(SET, content=b""),  # 1047
+        live.post(SET, json={"userId": "acme", "token": "wrong", "m1": A, "m2": B}),  # 1014
+        live.post(SET, json=live.auth(m1=A)),  # 1000
+        live.post(SET, json=live.auth(m1=A, m2=A)),  # 1501
+        live.post(SET, json=live.auth(m1=A, m2=B, expiry_duration="x")),  # 1502
+        live.post(UNSET, json=live.auth(m1=C)),  # 1000
+        live.get(ROUTE, params=live.auth(caller=A, mask=DID0)),  # 1015
+        live.post(SSID, json={"userId": "acme"}),  # 1000: no token
+    ]
+    codes = []
+    for response in responses:
+        assert response.status_code == 200
+        answer = _assert_envelope(response)
+        assert set(answer) == {"status", "message", "code"}, answer
+        assert answer["status"] == "error"
+        assert isinstance(answer["message"], str) and answer["message"]
+        codes.append(answer["code"])
+    assert codes == [1047, 1014, 1000, 1501, 1502, 1000, 1015, 1000]
+
+
+def test_options_preflight_answers_the_cors_headers(live: Live) -> None:
+    for path in ENDPOINTS + [path + "/" for path in ENDPOINTS]:
+        response = live.http.options(
+            live.url + path,
+            headers={
+                "Origin": "https://app.example.com",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type",
+            },
+        )
+        assert 200 <= response.status_code < 300, path
+        for name, value in CORS.items():
+            assert response.headers.get(name) == value, (path, name, response.headers)
+
+
+def test_trailing_slash_paths_answer_like_the_plain_ones(live: Live) -> None:
+    answer = _assert_envelope(live.post(SET + "/", json=live.auth(m1=A, m2=B)))
+    assert answer["status"] == "success", answer
+
+
+def test_unknown_path_answers_json_404(live: Live) -> None:
+    for path in [
+        "/api/v2/Masking/nope",
+        "/api/v2/masking/set",
+        "/api/v1/Masking/set",
+        "/",
+        "/x.php",
+    ]:
+        for method in ("GET", "POST", "OPTIONS"):
+            response = live.http.request(method, live.url + path, json=live.auth(m1=A, m2=B))
+            assert response.status_code == 404, (method, path)
+            answer = _assert_envelope(response)
+            assert (answer["status"], answer["code"]) == ("error", 1000), (method, path)
+            assert "html" not in response.text.lower()
+
+
+def test_wrong_method_answers_json_405(live: Live) -> None:
+    for method, path in [
+        ("GET", SET),
+        ("PUT", SET),
+        ("DELETE", UNSET),
+        ("PATCH", UNSET),
+        ("GET", SSID),
+        ("DELETE", ROUTE),
+    ]:
+        response = live.http.request(method, live.url + path)
+        assert response.status_code == 405, (method, path)
+        answer = _assert_envelope(response)
+        assert (answer["status"], answer["code"]) == ("error", 1000), (method, path, answer)
+
+
+# Raw JSON literals, spliced into otherwise valid requests one field at a time.
+HOSTILE = [
+    '{"nested": {"deeper": [1, {"m1": 919876543210}]}}',
+    "[919876543210, 919812345678]",
+    "[]",
+    "{}",
+    "true",
+    "false",
+    "null",
+    "0",
+    "-919876543210",
+    "9223372036854775807",
+    "18446744073709551616",
+    "-1e300",
+    "1e300",
+    "1e400",
+    "0.5",
+    "-0.0",
+    '"' + "9" * 5000 + '"',
+    '"\\u0000"',
+    '"98765\\u000043210"',
+    '"+91\\u0000 9876543210"',
+    '"\\ud800"',
+    '"ℵ漢字🙂\\u202e"',
+    '"٩٨٧٦٥٤٣٢١٠x"',
+    '"<script>alert(1)</script>"',
+    '"\'; DROP TABLE maskings; --"',
+    '"%00%ff%0d%0a"',
+    '"${jndi:ldap://x/a}"',
+    '"\\r\\n\\t "',
+    '"NaN"',
+    '"-Infinity"',
+]
+
+
+def _splice(field: str, literal: str, rest: dict[str, object]) -> bytes:
+    others = {k: v for k, v in rest.items() if k != field}
+    return b'{"' + field.encode() + b'": ' + literal.encode() + b", " + orjson.dumps(others)[1:]
+
+
+def _throw(
+    live: Live, path: str, base: dict[str, object], fields: list[str], rejects: bool = False
+) -> list[object]:
+    """Every hostile literal in every field; answers that break the envelope are returned.
+
+    With rejects, a route's reject (a mangled number can still parse as a real one) is fine.
+    """
+    broken: list[object] = []
+    for field in fields:
+        rest = base
+        if field == "ssid":  # an ssid replaces userId and token, or it is 1000 for both kinds
+            rest = {k: v for k, v in base.items() if k not in ("userId", "token")}
+        for literal in HOSTILE:
+            body = _splice(field, literal, rest)
+            response = live.post(path, content=body, headers={"Content-Type": "text/plain"})
+            if (
+                response.status_code != 200
+                or not is_json_answer(response)
+                or "text/html" in response.text
+                or "Traceback" in response.text
+            ):
+                broken.append((field, literal[:40], response.status_code, response.text[:200]))
+                continue
+            answer = response.json()
+            if rejects and answer.get("action") == "reject" and answer.get("sipCode") in (403, 404):
+                continue
+            if answer.get("status") != "error" or answer.get("code") not in ERROR_CODES:
+                broken.append((field, literal[:40], answer))
+    return broken
+
+
+def test_hostile_inputs_to_set_answer_json_errors_with_known_codes(live: Live) -> None:
+    # The pair is masked already, so whatever slips past validation ends at 1503, never a success.
+    assert live.set(m1=A, m2=B)["status"] == "success"
+    base = live.auth(m1=A, m2=B, eventId="e", expiry_duration=30, ssid="")
+    fields = ["m1", "m2", "eventId", "expiry_time", "expiry_duration", "userId", "token", "ssid"]
+    assert _throw(live, SET, base, fields) == []
+    assert live.route(A, DID0)["action"] == "connect"
+
+
+def test_hostile_inputs_to_unset_answer_json_errors_with_known_codes(live: Live) -> None:
+    assert live.set(m1=A, m2=B)["status"] == "success"
+    # No masking has both C and D, so whatever slips past validation ends at "nothing matched".
+    base = live.auth(m1=C, m2=D, mask=DID0, expiry_duration=-1, ssid="")
+    fields = ["m1", "m2", "mask", "expiry_time", "expiry_duration", "userId", "token", "ssid"]
+    assert _throw(live, UNSET, base, fields) == []
+    assert live.route(A, DID0)["action"] == "connect"
+
+
+def test_hostile_inputs_to_route_answer_json_errors_with_known_codes(live: Live) -> None:
+    assert live.set(m1=A, m2=B)["status"] == "success"
+    base: dict[str, object] = {"userId": "sip", "token": live.router_token, "caller": A}
+    fields = ["mask", "userId", "token", "ssid"]
+    assert _throw(live, ROUTE, {**base, "mask": DID0}, fields, rejects=True) == []
+
+
+def test_hostile_caller_on_route_is_a_403_reject_or_an_error(live: Live) -> None:
+    base = {"userId": "sip", "token": live.router_token, "mask": DID0}
+    for literal in HOSTILE:
+        response = live.post(ROUTE, content=_splice("caller", literal, base))
+        assert is_json_answer(response) and "Traceback" not in response.text, literal
+        answer = response.json()
+        if answer["status"] == "error":
+            assert answer["code"] in ERROR_CODES, (literal, answer)
+        else:
+            assert (answer["action"], answer["sipCode"]) == ("reject", 403), (literal, answer)
+
+
+def test_hostile_query_strings_answer_json(live: Live) -> None:
+    bearer = {"Authorization": f"Bearer {live.router_token}"}
+    for raw in ["%00", "%ff%fe", "%e2%80%ae", "9" * 3000, "a%3Db%26c", "%", "%%%", "[]", "{}"]:
+        for path, headers in ((ROUTE, bearer), (SET, {}), (UNSET, {})):
+            query = f"?caller={raw}&mask={raw}&m1={raw}&m2={raw}&userId={raw}&token={raw}"
+            response = live.http.request(
+                "GET" if path == ROUTE else "POST", live.url + path + query, headers=headers
+            )
+            assert response.status_code == 200, (raw, path, response.text)
+            assert is_json_answer(response), (raw, path)
+            answer = response.json()
+            assert answer["status"] == "error" and answer["code"] in ERROR_CODES, (raw, answer)
