@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,6 +74,9 @@ class Result:
     socket_errors: int
     codes: dict[str, int] = field(default_factory=dict)
     sample: str = ""
+    # CPU used over the run, in cores: near 1.0 means the process was the bottleneck.
+    server_cpu: float | None = None
+    client_cpu: float | None = None
 
     @property
     def errors(self) -> int:
@@ -86,7 +91,8 @@ def parse(output: str) -> Result:
         raise ValueError("wrk printed no result:\n" + output[-2000:])
     done = json.loads(marker.removeprefix("RESULT "))
     percentiles = {
-        int(p): float(value) * _UNITS_US[unit] / 1000 for p, value, unit in _PERCENTILE.findall(output)
+        int(p): float(value) * _UNITS_US[unit] / 1000
+        for p, value, unit in _PERCENTILE.findall(output)
     }
     return Result(
         requests_per_s=float(rate.group(1)),
@@ -100,15 +106,40 @@ def parse(output: str) -> Result:
     )
 
 
-def run(load: Load, wrk: str = "wrk", log: Path | None = None) -> Result:
+def _cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU time of a process so far, from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(
+    load: Load, wrk: str = "wrk", log: Path | None = None, server_pid: int | None = None
+) -> Result:
     command = load.command(wrk)
+    server_before = _cpu_seconds(server_pid) if server_pid else None
+    client_before, started = _children_cpu(), time.monotonic()
     finished = subprocess.run(
         command, capture_output=True, text=True, timeout=load.duration_s + 60, check=False
     )
+    elapsed = time.monotonic() - started
+    client_cpu = (_children_cpu() - client_before) / elapsed
+    server_after = _cpu_seconds(server_pid) if server_pid else None
     output = finished.stdout + finished.stderr
     if log is not None:
         with log.open("a", encoding="utf-8") as out:
             out.write("$ " + " ".join(command) + "\n" + output + "\n")
     if finished.returncode != 0:
         raise RuntimeError(f"wrk exited {finished.returncode}:\n{output[-2000:]}")
-    return parse(output)
+    result = parse(output)
+    result.client_cpu = client_cpu
+    if server_before is not None and server_after is not None:
+        result.server_cpu = (server_after - server_before) / elapsed
+    return result

@@ -1,0 +1,153 @@
+"""callmask, Kamailio and sipp on loopback: a real call path for tests and measurements."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from callmask.config import Settings
+from callmask.domain.numbers import E164
+from callmask.service import MaskingService
+from callmask.sip.kamailio import KamailioOptions, command, write
+from callmask.storage.sqlite import SqliteStore
+from tests.e2e.servers import free_port, serve
+
+POOL = [E164(f"+91804000000{i}") for i in range(3)]
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def sip_ping(port: int, seconds: float = 15.0) -> None:
+    """Wait until Kamailio answers an OPTIONS on 127.0.0.1:port."""
+    deadline = time.monotonic() + seconds
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(0.2)
+        local = sock.getsockname()[1]
+        while time.monotonic() < deadline:
+            branch = secrets.token_hex(6)
+            sock.sendto(
+                (
+                    f"OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\n"
+                    f"Via: SIP/2.0/UDP 127.0.0.1:{local};branch=z9hG4bK{branch}\r\n"
+                    f"From: <sip:ping@127.0.0.1:{local}>;tag={branch}\r\n"
+                    f"To: <sip:127.0.0.1:{port}>\r\nCall-ID: {branch}@ping\r\n"
+                    "CSeq: 1 OPTIONS\r\nMax-Forwards: 5\r\nContent-Length: 0\r\n\r\n"
+                ).encode(),
+                ("127.0.0.1", port),
+            )
+            try:
+                if sock.recv(4096).startswith(b"SIP/2.0 200"):
+                    return
+            except TimeoutError:
+                continue
+    raise RuntimeError(f"Kamailio did not answer on {port}")
+
+
+@dataclass
+class Stack:
+    folder: Path
+    api: str
+    client_token: str
+    sip_port: int
+    gateway_port: int
+    database_url: str
+    events_queue: str
+    kamailio: subprocess.Popen[bytes]
+
+    def masking(self, m1: str, m2: str, minutes: int = 60) -> dict[str, object]:
+        import httpx
+
+        answer: dict[str, object] = httpx.post(
+            self.api + "/api/v2/Masking/set",
+            json={
+                "userId": "acme",
+                "token": self.client_token,
+                "m1": m1,
+                "m2": m2,
+                "expiry_duration": minutes,
+                "eventId": f"order-{m1[-4:]}",
+            },
+            timeout=10,
+        ).json()
+        assert answer["status"] == "success", answer
+        return answer
+
+
+async def _seed(database_url: str) -> tuple[str, str]:
+    store = SqliteStore.from_url(database_url)
+    try:
+        await store.migrate()
+        service = MaskingService(store, Settings())
+        client = await service.add_user("acme", "client")
+        router = await service.add_user("sip", "router")
+        await store.add_pool_numbers("acme", POOL, service.now_ms())
+        return client, router
+    finally:
+        await store.close()
+
+
+@contextmanager
+def kamailio_running(
+    options: KamailioOptions, folder: Path, port: int
+) -> Iterator[subprocess.Popen[bytes]]:
+    config = write(options, folder / "kamailio.cfg")
+    log = (folder / "kamailio.log").open("wb")
+    process = subprocess.Popen(command(config, shared_mb=256), stdout=log, stderr=log, cwd=folder)
+    try:
+        sip_ping(port)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        log.close()
+
+
+@contextmanager
+def sip_stack(folder: Path, callmask_up: bool = True, **env: str) -> Iterator[Stack]:
+    database_url = f"sqlite:///{folder / 'calls.db'}"
+    client, router = asyncio.run(_seed(database_url))
+    queue = f"callmask:test:{secrets.token_hex(4)}"
+    sip_port, gateway_port = free_udp_port(), free_udp_port()
+    settings = {
+        "CALLMASK_EVENTS_REDIS_URL": "redis://127.0.0.1:6379",
+        "CALLMASK_EVENTS_QUEUE": queue,
+        **env,
+    }
+    with serve(database_url, **settings) if callmask_up else _nothing() as served:
+        api = served.url if served is not None else f"http://127.0.0.1:{free_port()}"
+        options = KamailioOptions(
+            router_user="sip",
+            router_token=router,
+            listen=f"udp:127.0.0.1:{sip_port}",
+            callmask_url=api,
+            gateway=f"127.0.0.1:{gateway_port}",
+            events_queue=queue,
+            children=4,
+            debug=int(os.environ.get("CALLMASK_TEST_KAMAILIO_DEBUG", "1")),
+        )
+        with kamailio_running(options, folder, sip_port) as kamailio:
+            yield Stack(folder, api, client, sip_port, gateway_port, database_url, queue, kamailio)
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield None

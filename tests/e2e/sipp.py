@@ -1,0 +1,251 @@
+"""sipp scenarios for calls through Kamailio, written out per test with the numbers inlined.
+
+The caller puts its real number in every header it can (From, To's display name, Contact,
+Call-ID, P-Asserted-Identity, P-Preferred-Identity, Remote-Party-ID, Diversion, User-Agent,
+X-*, Subject) and in the SDP; the callee does the same with its own number in its replies.
+Each side fails its scenario if the other's real number appears anywhere in a message it
+receives (search_in="msg" with check_it_inverse), and the callee checks that the DID is
+what it is shown.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+HEADER = '<?xml version="1.0" encoding="ISO-8859-1" ?>\n<!DOCTYPE scenario SYSTEM "sipp.dtd">\n'
+
+
+def _digits(number: str) -> str:
+    """What must never be seen: the national significant part, in any spelling around it."""
+    return number.removeprefix("+")[-10:]
+
+
+def _forbid(number: str) -> str:
+    return (
+        f'<ereg regexp="{_digits(number)}" search_in="msg" check_it_inverse="true" '
+        'assign_to="leak"/>'
+    )
+
+
+def _expect_header(header: str, number: str) -> str:
+    value = escape(number.replace("+", "\\+"))
+    return (
+        f'<ereg regexp="sip:{value}@" search_in="hdr" header="{header}:" check_it="true" '
+        f'assign_to="shown"/>'
+    )
+
+
+def _sdp(owner: str) -> str:
+    return (
+        "v=0\n"
+        f"o={owner} 53655765 2353687637 IN IP[local_ip_type] [local_ip]\n"
+        f"s=call of {owner}\n"
+        "c=IN IP[media_ip_type] [media_ip]\n"
+        "t=0 0\n"
+        "m=audio [media_port] RTP/AVP 0\n"
+        "a=rtpmap:0 PCMU/8000\n"
+    )
+
+
+def _identity(number: str) -> str:
+    return (
+        f"P-Asserted-Identity: <sip:{number}@[local_ip]>\n"
+        f"P-Preferred-Identity: <sip:{number}@[local_ip]>\n"
+        f"Remote-Party-ID: <sip:{number}@[local_ip]>;party=calling;screen=yes\n"
+        f"Diversion: <sip:{number}@[local_ip]>;reason=unconditional\n"
+        f"X-Real-Number: {number}\n"
+    )
+
+
+def _message(text: str, retrans: bool = False) -> str:
+    attribute = ' retrans="500"' if retrans else ""
+    return f"<send{attribute}><![CDATA[\n{text}\n]]></send>\n"
+
+
+def caller(number: str, did: str, callee: str, final: int = 200, talk_ms: int = 300) -> str:
+    """The calling party's scenario: INVITE the DID; on 200, re-INVITE, then BYE."""
+    dialog_from = (
+        f'From: "{number}" <sip:{number}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]'
+    )
+    contact = f'Contact: "{number}" <sip:{number}@[local_ip]:[local_port]>'
+    invite = (
+        f"INVITE sip:{did}@[remote_ip]:[remote_port] SIP/2.0\n"
+        "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n"
+        f"{dialog_from}\n"
+        f'To: "{number} calling" <sip:{did}@[remote_ip]:[remote_port]>\n'
+        "Call-ID: [call_id]\n"
+        "CSeq: 1 INVITE\n"
+        f"{contact}\n"
+        "Max-Forwards: 70\n"
+        f"{_identity(number)}"
+        f"User-Agent: phone of {number}\n"
+        f"Subject: call from {number}\n"
+        "Content-Type: application/sdp\n"
+        "Content-Length: [len]\n\n"
+        f"{_sdp(number)}"
+    )
+    forbid = _forbid(callee)
+    parts = [HEADER, f'<scenario name="caller {_digits(number)[-4:]}">\n', _message(invite, True)]
+    parts.append(f'<recv response="100" optional="true"><action>{forbid}</action></recv>\n')
+    parts.append(f'<recv response="180" optional="true"><action>{forbid}</action></recv>\n')
+    if final != 200:
+        parts.append(f'<recv response="{final}"><action>{forbid}</action></recv>\n')
+        parts.append(
+            _message(
+                f"ACK sip:{did}@[remote_ip]:[remote_port] SIP/2.0\n"
+                "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch-4]\n"
+                f"{dialog_from}\n"
+                f'To: "{number} calling" <sip:{did}@[remote_ip]:[remote_port]>[peer_tag_param]\n'
+                "Call-ID: [call_id]\n"
+                "CSeq: 1 ACK\n"
+                "Max-Forwards: 70\n"
+                "Content-Length: 0\n"
+            )
+        )
+        parts.append("</scenario>\n")
+        return "".join(parts)
+
+    def in_dialog(method: str, cseq: int, body: str = "") -> str:
+        content = "Content-Type: application/sdp\n" if body else ""
+        return (
+            f"{method} [next_url] SIP/2.0\n"
+            "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n"
+            f"{dialog_from}\n"
+            f'To: "{number} calling" <sip:{did}@[remote_ip]:[remote_port]>[peer_tag_param]\n'
+            "Call-ID: [call_id]\n"
+            f"CSeq: {cseq} {method}\n"
+            f"{contact}\n"
+            "[routes]\n"
+            "Max-Forwards: 70\n"
+            f"{_identity(number)}"
+            f"User-Agent: phone of {number}\n"
+            f"{content}"
+            "Content-Length: [len]\n" + (f"\n{body}" if body else "")
+        )
+
+    parts.append(f'<recv response="200" rrs="true"><action>{forbid}</action></recv>\n')
+    parts.append(_message(in_dialog("ACK", 1)))
+    parts.append(f'<pause milliseconds="{talk_ms // 2}"/>\n')
+    parts.append(_message(in_dialog("INVITE", 2, _sdp(number)), True))
+    parts.append(f'<recv response="100" optional="true"><action>{forbid}</action></recv>\n')
+    parts.append(f'<recv response="200"><action>{forbid}</action></recv>\n')
+    parts.append(_message(in_dialog("ACK", 2)))
+    parts.append(f'<pause milliseconds="{talk_ms // 2}"/>\n')
+    parts.append(_message(in_dialog("BYE", 3), True))
+    parts.append(f'<recv response="200" crlf="true"><action>{forbid}</action></recv>\n')
+    parts.append("</scenario>\n")
+    return "".join(parts)
+
+
+def callee(number: str, did: str, caller_number: str, final: int = 200) -> str:
+    """The called party's scenario: answer (or refuse with final), take a re-INVITE and BYE."""
+    forbid = _forbid(caller_number)
+    shown = _expect_header("From", did) + _expect_header("P-Asserted-Identity", did)
+
+    def reply(status: str, body: str = "") -> str:
+        content = "Content-Type: application/sdp\n" if body else ""
+        return (
+            f"SIP/2.0 {status}\n"
+            "[last_Via:]\n"
+            "[last_From:]\n"
+            "[last_To:];tag=[pid]SIPpTag01[call_number]\n"
+            "[last_Call-ID:]\n"
+            "[last_CSeq:]\n"
+            "[last_Record-Route:]\n"
+            f'Contact: "{number}" <sip:{number}@[local_ip]:[local_port]>\n'
+            f"{_identity(number)}"
+            f"Server: phone of {number}\n"
+            f"{content}"
+            "Content-Length: [len]\n" + (f"\n{body}" if body else "")
+        )
+
+    parts = [HEADER, f'<scenario name="callee {_digits(number)[-4:]}">\n']
+    parts.append(f'<recv request="INVITE" crlf="true"><action>{forbid}{shown}</action></recv>\n')
+    if final != 200:
+        parts.append(_message(reply(f"{final} Busy Here")))
+        parts.append(f'<recv request="ACK"><action>{forbid}</action></recv>\n</scenario>\n')
+        return "".join(parts)
+    parts.append(_message(reply("180 Ringing")))
+    parts.append(_message(reply("200 OK", _sdp(number)), True))
+    parts.append(f'<recv request="ACK" crlf="true"><action>{forbid}</action></recv>\n')
+    parts.append(f'<recv request="INVITE"><action>{forbid}</action></recv>\n')
+    parts.append(_message(reply("200 OK", _sdp(number)), True))
+    parts.append(f'<recv request="ACK"><action>{forbid}</action></recv>\n')
+    parts.append(f'<recv request="BYE"><action>{forbid}</action></recv>\n')
+    parts.append(_message(reply("200 OK")))
+    parts.append('<timewait milliseconds="500"/>\n</scenario>\n')
+    return "".join(parts)
+
+
+@dataclass
+class Sipp:
+    """One sipp run: its scenario file, its process, and where its errors are written."""
+
+    scenario: Path
+    process: subprocess.Popen[str]
+    output: str = ""
+
+    def wait(self, seconds: float = 30) -> int:
+        try:
+            self.output, _ = self.process.communicate(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.output, _ = self.process.communicate()
+            return -9
+        return self.process.returncode
+
+    def errors(self) -> str:
+        logs = sorted(self.scenario.parent.glob(self.scenario.stem + "_*_errors.log"))
+        text = "\n".join(log.read_text(errors="replace") for log in logs)
+        return (text + "\n" + self.output)[-6000:]
+
+
+def start(
+    scenario_xml: str,
+    folder: Path,
+    name: str,
+    local_port: int,
+    media_port: int,
+    remote: str | None = None,
+    call_id_prefix: str = "",
+    calls: int = 1,
+    rate: float | None = None,
+    seconds: int = 20,
+) -> Sipp:
+    scenario = folder / f"{name}.xml"
+    scenario.write_text(scenario_xml, encoding="iso-8859-1")
+    command = [
+        "timeout",
+        str(seconds + 5),
+        "sipp",
+        "-sf",
+        str(scenario),
+        "-i",
+        "127.0.0.1",
+        "-p",
+        str(local_port),
+        "-mp",
+        str(media_port),
+        "-m",
+        str(calls),
+        "-nostdin",
+        "-timeout",
+        f"{seconds}s",
+        "-timeout_error",
+        "-trace_err",
+        "-aa",
+    ]
+    if call_id_prefix:
+        # The caller's number in its Call-ID too: the callee must not see it there either.
+        command += ["-cid_str", call_id_prefix + "-%u-%p@%s"]
+    if rate is not None:
+        command += ["-r", str(rate), "-l", str(max(calls, 1))]
+    if remote is not None:
+        command.append(remote)
+    process = subprocess.Popen(
+        command, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    return Sipp(scenario, process)
