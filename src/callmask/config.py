@@ -28,6 +28,9 @@ class Settings:
     db_timeout_seconds: float = 3.0
     max_body_bytes: int = 65536
     log_level: str = "INFO"
+    # Where the SIP proxy queues call events; empty means no consumer runs in this process.
+    events_redis_url: str = ""
+    events_queue: str = "callmask:call-events"
 
     @property
     def expiry_rules(self) -> ExpiryRules:

@@ -1,4 +1,4 @@
-"""Use cases: authenticate, set and unset maskings, route calls, sweep lapsed maskings."""
+"""Use cases: authenticate, set and unset maskings, route calls, record them, sweep."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from callmask.config import Settings
+from callmask.domain.calls import CallEvent
 from callmask.domain.errors import (
     AlreadyMasked,
     DatabaseUnavailable,
@@ -73,6 +74,7 @@ class Principal:
 class Route:
     action: Literal["connect", "reject"]
     masking: Masking | None = None
+    caller: E164 | None = None
     to: E164 | None = None
     sip_code: int = 200
     reason: str = ""
@@ -302,7 +304,7 @@ class MaskingService:
             masking = await self.store.route(did, who, now_ms)
             if masking is not None:
                 other = masking.other_party(who)
-                return Route("connect", masking=masking, to=other)
+                return Route("connect", masking=masking, caller=who, to=other)
             if await self.store.pool_owner(did) is None:
                 return Route("reject", sip_code=404, reason="unknown number")
             last = await self.store.last_masking(did, who)
@@ -311,6 +313,15 @@ class MaskingService:
         if last is not None:
             return Route("reject", masking=last, sip_code=403, reason="masking expired")
         return Route("reject", sip_code=403, reason="caller has no masking on this number")
+
+    async def record_call_event(self, event: CallEvent) -> None:
+        """Store one event the SIP proxy reported; storing it again changes nothing."""
+        try:
+            await self.store.record_call_event(event, self.now_ms())
+        except (StorageUnavailable, WriteFailed) as error:
+            # The event is well-formed, so a refusal is the database's state, not the event's:
+            # the caller keeps it and tries again rather than dropping it.
+            raise DatabaseUnavailable() from error
 
     async def sweep(self) -> int:
         try:

@@ -16,6 +16,7 @@ def test_route_connects_both_directions_with_the_masking(live: Live) -> None:
             "code": 200,
             "message": "connect",
             "action": "connect",
+            "caller": caller,
             "to": other,
             "callerId": DID0,
             "maskingId": masking["maskingId"],

@@ -22,6 +22,7 @@ from callmask.domain.errors import (
     SomethingWentWrong,
 )
 from callmask.domain.masking import Masking
+from callmask.events import CallEventConsumer
 from callmask.http import envelope
 from callmask.http.body import parameters
 from callmask.service import Credentials, MaskingService, Principal
@@ -113,6 +114,7 @@ class Api:
             return envelope.success(
                 "connect",
                 action="connect",
+                caller=decision.caller,
                 to=decision.to,
                 callerId=decision.masking.mask,
                 maskingId=decision.masking.masking_id,
@@ -193,10 +195,16 @@ def create_app(
             log.info("applied migrations %s", applied)
         service = MaskingService(store, settings, clock)
         holder["api"] = Api(service, settings)
+        consumer = None
+        if settings.events_redis_url:
+            consumer = CallEventConsumer(service, settings.events_redis_url, settings.events_queue)
+            consumer.start()
         sweeper = asyncio.create_task(_sweep_forever(service, settings.sweep_interval_seconds))
         try:
             yield
         finally:
+            if consumer is not None:
+                await consumer.stop()
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper

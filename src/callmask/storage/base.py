@@ -6,6 +6,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
+from callmask.domain.calls import CallEvent, CallRecord
 from callmask.domain.masking import Masking
 from callmask.domain.numbers import E164
 
@@ -111,6 +112,15 @@ class Store(Protocol):
 
     async def sweep(self, now_ms: int) -> int:
         """Close every lapsed masking and drop its claims; return how many were closed."""
+
+    async def record_call_event(self, event: CallEvent, now_ms: int) -> None:
+        """Merge one event into its call's record, in one statement, whatever the arrival order.
+
+        No event erases what another one set, and storing an event twice changes nothing
+        (updated_ms included), so a queue may deliver it again or to two consumers.
+        """
+
+    async def call(self, call_id: str) -> CallRecord | None: ...
 
     async def migrate(self) -> list[int]:
         """Apply pending schema migrations; return the versions applied."""

@@ -17,6 +17,7 @@ from typing import Any
 
 import asyncpg
 
+from callmask.domain.calls import CallEvent, CallRecord
 from callmask.domain.masking import Masking
 from callmask.domain.numbers import E164
 from callmask.storage import sql
@@ -283,6 +284,14 @@ class PostgresStore:
             await conn.execute(_pg(sql.DROP_ALL_LAPSED_CLAIMS), now_ms)
             await conn.execute(_pg(sql.DROP_LAPSED_SESSIONS), now_ms)
             return int(status.rsplit(" ", 1)[1])
+
+    async def record_call_event(self, event: CallEvent, now_ms: int) -> None:
+        async with self._connection() as conn:
+            await conn.execute(_pg(sql.UPSERT_CALL), *sql.call_row(event, now_ms))
+
+    async def call(self, call_id: str) -> CallRecord | None:
+        row = await self._row(sql.CALL, call_id)
+        return None if row is None else CallRecord(*row)
 
     async def migrate(self) -> list[int]:
         async with self._connection() as conn, conn.transaction():

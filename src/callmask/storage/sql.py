@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from callmask.domain.calls import OUTCOME_RANK, CallEvent
+
 MASKING_COLUMNS = "masking_id, account_id, m1, m2, mask, event_id, created_ms, expires_ms"
 M_MASKING_COLUMNS = ", ".join("m." + column for column in MASKING_COLUMNS.split(", "))
 USER_COLUMNS = "user_id, account_id, role, token_hash"
@@ -79,6 +81,77 @@ END_ON_REMOVED_NUMBER = (
     "UPDATE maskings SET ended_ms = ?, end_reason = 'number removed'"
     " WHERE masking_id = ? AND ended_ms IS NULL"
 )
+
+CALL_COLUMNS = (
+    "call_id, account_id, masking_id, event_id, mask, caller, callee, started_ms, answered_ms,"
+    " ended_ms, duration_s, sip_status, outcome, updated_ms"
+)
+CALL = f"SELECT {CALL_COLUMNS} FROM calls WHERE call_id = ?"
+# Written once, by whichever event knows it first; a later event never erases it.
+_CALL_FACTS = (
+    "account_id",
+    "masking_id",
+    "event_id",
+    "mask",
+    "caller",
+    "callee",
+    "started_ms",
+    "answered_ms",
+    "ended_ms",
+    "duration_s",
+)
+
+
+def _rank(table: str) -> str:
+    cases = " ".join(f"WHEN '{outcome}' THEN {rank}" for outcome, rank in OUTCOME_RANK.items())
+    return f"(CASE {table}.outcome {cases} END)"
+
+
+_OUTRANKS = f"{_rank('excluded')} > {_rank('calls')}"
+# One statement per event, so two consumers storing events of the same call concurrently are
+# serialised by the primary key, on both databases. The outcome and its SIP status follow the
+# highest-ranked event seen, whatever the arrival order. The WHERE skips an update that would
+# change nothing, so a replayed event leaves even updated_ms alone. The masking's account and
+# eventId are looked up here, so a record links to its masking without a read beforehand.
+UPSERT_CALL = (
+    f"INSERT INTO calls ({CALL_COLUMNS}) VALUES (?,"
+    " (SELECT account_id FROM maskings WHERE masking_id = ?), ?,"
+    " (SELECT event_id FROM maskings WHERE masking_id = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (call_id) DO UPDATE SET "
+    + ", ".join(f"{column} = COALESCE(calls.{column}, excluded.{column})" for column in _CALL_FACTS)
+    + f", sip_status = CASE WHEN {_OUTRANKS}"
+    " THEN COALESCE(excluded.sip_status, calls.sip_status)"
+    " ELSE COALESCE(calls.sip_status, excluded.sip_status) END"
+    f", outcome = CASE WHEN {_OUTRANKS} THEN excluded.outcome ELSE calls.outcome END"
+    ", updated_ms = excluded.updated_ms"
+    f" WHERE {_OUTRANKS} OR "
+    + " OR ".join(
+        f"(calls.{column} IS NULL AND excluded.{column} IS NOT NULL)"
+        for column in (*_CALL_FACTS, "sip_status")
+    )
+)
+
+
+def call_row(event: CallEvent, now_ms: int) -> tuple[object, ...]:
+    """UPSERT_CALL's arguments for one event."""
+    e = event
+    return (
+        e.call_id,
+        e.masking_id,
+        e.masking_id,
+        e.masking_id,
+        e.mask,
+        e.caller,
+        e.callee,
+        e.started_ms,
+        e.answered_ms,
+        e.ended_ms,
+        e.duration_s,
+        e.sip_status,
+        e.outcome,
+        now_ms,
+    )
+
 
 _PLACEHOLDER = re.compile(r"\?")
 

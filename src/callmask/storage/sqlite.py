@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
+from callmask.domain.calls import CallEvent, CallRecord
 from callmask.domain.masking import Masking
 from callmask.domain.numbers import E164
 from callmask.storage import sql
@@ -291,6 +292,14 @@ class SqliteStore:
             conn.execute(sql.DROP_ALL_LAPSED_CLAIMS, (now_ms,))
             conn.execute(sql.DROP_LAPSED_SESSIONS, (now_ms,))
             return closed
+
+    async def record_call_event(self, event: CallEvent, now_ms: int) -> None:
+        async with self._writing() as conn:
+            conn.execute(sql.UPSERT_CALL, sql.call_row(event, now_ms))
+
+    async def call(self, call_id: str) -> CallRecord | None:
+        rows = self._rows(sql.CALL, (call_id,))
+        return CallRecord(*rows[0]) if rows else None
 
     async def migrate(self) -> list[int]:
         async with self._lock:

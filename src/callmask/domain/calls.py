@@ -1,0 +1,148 @@
+"""Call events the SIP proxy reports, and the record of a call they add up to."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+
+from callmask.domain.errors import InvalidParameters, InvalidRequestData
+from callmask.domain.numbers import E164, redact
+
+EventKind = Literal["start", "answer", "end", "failed"]
+Outcome = Literal["ringing", "answered", "completed", "failed"]
+
+_OUTCOME: dict[str, Outcome] = {
+    "start": "ringing",
+    "answer": "answered",
+    "end": "completed",
+    "failed": "failed",
+}
+# A call's events may arrive in any order; its outcome is the highest any of them implies.
+# A BYE proves the call was connected, so "completed" outranks a contradicting failure.
+OUTCOME_RANK: dict[Outcome, int] = {"ringing": 1, "answered": 2, "failed": 3, "completed": 4}
+
+# Kamailio sends the numbers callmask routed with, already E.164: only the shape is checked.
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+# SIP Call-IDs and masking ids are visible ASCII; control characters would break PostgreSQL
+# text (NUL) or the logs, and an event the database refuses would be retried forever.
+_IDENTIFIER = re.compile(r"[!-~]{1,255}")
+# Epoch milliseconds have 13 digits today; 10 digits means the proxy sent seconds.
+_MIN_TS_MS = 10**12
+_MAX_TS_MS = 2**53
+_MAX_DURATION_S = 2**31 - 1  # the column is a 32-bit INTEGER in PostgreSQL
+
+
+@dataclass(frozen=True, slots=True)
+class CallEvent:
+    """One step of a call, as the SIP proxy reported it, with what it implies."""
+
+    kind: EventKind
+    call_id: str
+    ts_ms: int
+    masking_id: str | None = None
+    mask: E164 | None = None
+    caller: E164 | None = None
+    callee: E164 | None = None
+    duration_s: int | None = None
+    sip_status: int | None = None
+
+    @property
+    def outcome(self) -> Outcome:
+        return _OUTCOME[self.kind]
+
+    @property
+    def started_ms(self) -> int | None:
+        return self.ts_ms if self.kind == "start" else None
+
+    @property
+    def answered_ms(self) -> int | None:
+        return self.ts_ms if self.kind == "answer" else None
+
+    @property
+    def ended_ms(self) -> int | None:
+        return self.ts_ms if self.kind in ("end", "failed") else None
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """What callmask knows of one call so far; a field stays None until an event tells it."""
+
+    call_id: str
+    account_id: str | None
+    masking_id: str | None
+    event_id: str | None
+    mask: E164 | None
+    caller: E164 | None
+    callee: E164 | None
+    started_ms: int | None
+    answered_ms: int | None
+    ended_ms: int | None
+    duration_s: int | None
+    sip_status: int | None
+    outcome: Outcome
+    updated_ms: int
+
+
+def _identifier(data: dict[str, Any], field: str) -> str:
+    value = data.get(field)
+    if not isinstance(value, str) or not _IDENTIFIER.fullmatch(value):
+        raise InvalidParameters(f"{field} must be 1 to 255 visible ASCII characters")
+    return value
+
+
+def _integer(data: dict[str, Any], field: str, low: int, high: int) -> int:
+    value = data.get(field)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidParameters(f"{field} must be an integer")
+    if not low <= value <= high:
+        raise InvalidParameters(f"{field} must be between {low} and {high}")
+    return value
+
+
+def _number(data: dict[str, Any], field: str) -> E164:
+    value = data.get(field)
+    if not isinstance(value, str):
+        raise InvalidParameters(f"{field} must be an E.164 number")
+    if not _E164.fullmatch(value):
+        raise InvalidParameters(f"{field} {redact(value)} is not an E.164 number")
+    return E164(value)
+
+
+def parse_call_event(raw: bytes | str) -> CallEvent:
+    """One event from the SIP proxy's queue; InvalidRequestData or InvalidParameters if malformed.
+
+    Error messages show at most the last four digits of a number, so they may be logged.
+    """
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InvalidRequestData("call event is not JSON") from None
+    if not isinstance(data, dict):
+        raise InvalidRequestData("call event is not a JSON object")
+    kind = data.get("event")
+    if not isinstance(kind, str) or kind not in _OUTCOME:
+        raise InvalidParameters("event must be one of start, answer, end, failed")
+    call_id = _identifier(data, "callId")
+    ts_ms = _integer(data, "ts", _MIN_TS_MS, _MAX_TS_MS)
+    if kind == "start":
+        return CallEvent(
+            "start",
+            call_id,
+            ts_ms,
+            masking_id=_identifier(data, "maskingId"),
+            mask=_number(data, "mask"),
+            caller=_number(data, "caller"),
+            callee=_number(data, "callee"),
+        )
+    if kind == "answer":
+        return CallEvent("answer", call_id, ts_ms, sip_status=200)
+    if kind == "end":
+        duration_s = _integer(data, "duration", 0, _MAX_DURATION_S)
+        # Only a confirmed dialog ends with a BYE: it was answered even if "answer" is lost.
+        return CallEvent("end", call_id, ts_ms, duration_s=duration_s, sip_status=200)
+    # A call that never connected talked for no time at all.
+    status = _integer(data, "status", 300, 699)
+    return CallEvent("failed", call_id, ts_ms, duration_s=0, sip_status=status)
