@@ -8,7 +8,6 @@ import secrets
 import signal
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from pathlib import Path
 from callmask.config import Settings
 from callmask.domain.numbers import E164
 from callmask.service import MaskingService
-from callmask.sip.kamailio import KamailioOptions, command, write
+from callmask.sip.kamailio import KamailioOptions, command, wait_ready, write
 from callmask.storage.sqlite import SqliteStore
 from tests.e2e.servers import free_port, serve
 
@@ -28,33 +27,6 @@ def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def sip_ping(port: int, seconds: float = 15.0) -> None:
-    """Wait until Kamailio answers an OPTIONS on 127.0.0.1:port."""
-    deadline = time.monotonic() + seconds
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.settimeout(0.2)
-        local = sock.getsockname()[1]
-        while time.monotonic() < deadline:
-            branch = secrets.token_hex(6)
-            sock.sendto(
-                (
-                    f"OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\n"
-                    f"Via: SIP/2.0/UDP 127.0.0.1:{local};branch=z9hG4bK{branch}\r\n"
-                    f"From: <sip:ping@127.0.0.1:{local}>;tag={branch}\r\n"
-                    f"To: <sip:127.0.0.1:{port}>\r\nCall-ID: {branch}@ping\r\n"
-                    "CSeq: 1 OPTIONS\r\nMax-Forwards: 5\r\nContent-Length: 0\r\n\r\n"
-                ).encode(),
-                ("127.0.0.1", port),
-            )
-            try:
-                if sock.recv(4096).startswith(b"SIP/2.0 200"):
-                    return
-            except TimeoutError:
-                continue
-    raise RuntimeError(f"Kamailio did not answer on {port}")
 
 
 @dataclass
@@ -86,6 +58,17 @@ class Stack:
         assert answer["status"] == "success", answer
         return answer
 
+    def unset(self, **selectors: str) -> dict[str, object]:
+        import httpx
+
+        answer: dict[str, object] = httpx.post(
+            self.api + "/api/v2/Masking/unset",
+            json={"userId": "acme", "token": self.client_token, **selectors},
+            timeout=10,
+        ).json()
+        assert answer["status"] == "success", answer
+        return answer
+
 
 async def _seed(database_url: str) -> tuple[str, str]:
     store = SqliteStore.from_url(database_url)
@@ -108,7 +91,7 @@ def kamailio_running(
     log = (folder / "kamailio.log").open("wb")
     process = subprocess.Popen(command(config, shared_mb=256), stdout=log, stderr=log, cwd=folder)
     try:
-        sip_ping(port)
+        wait_ready(port)
         yield process
     finally:
         if process.poll() is None:
@@ -144,8 +127,23 @@ def sip_stack(folder: Path, callmask_up: bool = True, **env: str) -> Iterator[St
             children=4,
             debug=int(os.environ.get("CALLMASK_TEST_KAMAILIO_DEBUG", "1")),
         )
-        with kamailio_running(options, folder, sip_port) as kamailio:
-            yield Stack(folder, api, client, sip_port, gateway_port, database_url, queue, kamailio)
+        try:
+            with kamailio_running(options, folder, sip_port) as kamailio:
+                yield Stack(
+                    folder, api, client, sip_port, gateway_port, database_url, queue, kamailio
+                )
+        finally:
+            _drop_queue(queue)
+
+
+def _drop_queue(queue: str) -> None:
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=6379)
+    try:
+        client.delete(queue, queue + ":processing", queue + ":dead")
+    finally:
+        client.close()
 
 
 @contextmanager

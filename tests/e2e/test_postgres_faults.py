@@ -55,7 +55,7 @@ async def _hammer(
     rng = random.Random(seed)
     async with httpx.AsyncClient(base_url=url, timeout=15) as http:
         while time.monotonic() < until:
-            m1, m2 = (f"+9198000{rng.randrange(40):05d}" for _ in range(2))
+            m1, m2 = (f"+9198000{n:05d}" for n in rng.sample(range(40), 2))
             kind = "set" if rng.random() < 0.6 else "unset"
             body = {"m1": m1, "m2": m2, "expiry_duration": 60 if kind == "set" else -1}
             sent = time.monotonic()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +22,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 def call(
-    stack: Stack, caller: str, callee: str, did: str, final: int = 200, answer: int | None = 200
+    stack: Stack,
+    caller: str,
+    callee: str,
+    did: str,
+    final: int = 200,
+    answer: int | None = 200,
+    talk_ms: int = 300,
 ) -> None:
     """Place one call; the callee side runs only when the call should reach it."""
     folder = stack.folder
@@ -34,12 +42,13 @@ def call(
             free_udp_port() & ~1,
         )
     uac = sipp.start(
-        sipp.caller(caller, did, callee, final=final),
+        sipp.caller(caller, did, callee, final=final, talk_ms=talk_ms),
         folder,
         "caller",
         free_udp_port(),
         free_udp_port() & ~1,
         remote=f"127.0.0.1:{stack.sip_port}",
+        call_id_prefix=caller,
     )
     caller_status = uac.wait()
     callee_status = uas.wait() if uas is not None else 0
@@ -50,3 +59,88 @@ def call(
 def test_m1_calling_the_did_reaches_m2_who_sees_only_the_did(stack: Stack) -> None:
     did = str(stack.masking(M1, M2)["mask"])
     call(stack, M1, M2, did)
+
+
+def test_m2_calling_the_did_reaches_m1(stack: Stack) -> None:
+    m1, m2 = "+919876500001", "+919812300001"
+    did = str(stack.masking(m1, m2)["mask"])
+    call(stack, m2, m1, did)
+
+
+def test_a_stranger_calling_the_did_gets_403(stack: Stack) -> None:
+    did = str(stack.masking("+919876500002", "+919812300002")["mask"])
+    call(stack, STRANGER, "+919812300002", did, final=403, answer=None)
+
+
+def test_a_number_outside_the_pool_gets_404(stack: Stack) -> None:
+    call(stack, M1, M2, "+918049999999", final=404, answer=None)
+
+
+def test_an_unset_masking_no_longer_connects(stack: Stack) -> None:
+    m1, m2 = "+919876500003", "+919812300003"
+    did = str(stack.masking(m1, m2)["mask"])
+    stack.unset(m1=m1, m2=m2)
+    call(stack, m1, m2, did, final=403, answer=None)
+
+
+def test_a_busy_callee_is_relayed_as_486(stack: Stack) -> None:
+    m1, m2 = "+919876500004", "+919812300004"
+    did = str(stack.masking(m1, m2)["mask"])
+    call(stack, m1, m2, did, final=486, answer=486)
+
+
+def test_callmask_down_answers_503_at_once(tmp_path: Path) -> None:
+    with sip_stack(tmp_path, callmask_up=False) as down:
+        started = time.monotonic()
+        call(down, M1, M2, "+918040000000", final=503, answer=None)
+        assert time.monotonic() - started < 5
+
+
+def records(
+    stack: Stack, caller: str, settled: str, seconds: float = 10
+) -> list[dict[str, object]]:
+    """The call records of this caller, once the consumer has stored one with this outcome."""
+    path = stack.database_url.removeprefix("sqlite:///")
+    deadline = time.monotonic() + seconds
+    while True:
+        conn = sqlite3.connect(path)
+        conn.row_factory = sqlite3.Row
+        try:
+            rows = [
+                dict(row) for row in conn.execute("SELECT * FROM calls WHERE caller = ?", (caller,))
+            ]
+        finally:
+            conn.close()
+        if any(row["outcome"] == settled for row in rows) or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.1)
+
+
+def test_an_answered_call_is_recorded_with_its_masking_duration_and_status(stack: Stack) -> None:
+    m1, m2 = "+919876500005", "+919812300005"
+    masking = stack.masking(m1, m2)
+    call(stack, m1, m2, str(masking["mask"]), talk_ms=1400)
+    [record] = records(stack, m1, "completed")
+    assert record["outcome"] == "completed" and record["sip_status"] == 200
+    assert record["masking_id"] == masking["maskingId"]
+    assert record["event_id"] == masking["eventId"] and record["account_id"] == "acme"
+    assert (record["mask"], record["callee"]) == (masking["mask"], m2)
+    assert record["duration_s"] in (1, 2)
+    started, answered, ended = record["started_ms"], record["answered_ms"], record["ended_ms"]
+    assert isinstance(started, int) and isinstance(answered, int) and isinstance(ended, int)
+    assert started <= answered < ended
+
+
+def test_a_busy_call_is_recorded_as_failed_with_486(stack: Stack) -> None:
+    m1, m2 = "+919876500006", "+919812300006"
+    masking = stack.masking(m1, m2)
+    call(stack, m1, m2, str(masking["mask"]), final=486, answer=486)
+    [record] = records(stack, m1, "failed")
+    assert (record["outcome"], record["sip_status"]) == ("failed", 486)
+    assert record["masking_id"] == masking["maskingId"] and record["answered_ms"] is None
+
+
+def test_a_rejected_call_leaves_no_record(stack: Stack) -> None:
+    did = str(stack.masking("+919876500007", "+919812300007")["mask"])
+    call(stack, "+919700000007", "+919812300007", did, final=403, answer=None)
+    assert records(stack, "+919700000007", "never", seconds=1) == []

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 import secrets
 import shutil
+import socket
 import subprocess
+import time
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -101,3 +103,28 @@ def check(config: Path) -> None:
     done = subprocess.run([binary(), "-c", "-f", str(config)], capture_output=True, text=True)
     if done.returncode != 0:
         raise KamailioError(f"kamailio rejected the configuration:\n{done.stderr[-2000:]}")
+
+
+def wait_ready(port: int, host: str = "127.0.0.1", seconds: float = 15.0) -> None:
+    """Wait until the proxy answers an OPTIONS ping with 200 on host:port (UDP)."""
+    deadline = time.monotonic() + seconds
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((host, 0))
+        sock.settimeout(0.2)
+        local = sock.getsockname()[1]
+        while time.monotonic() < deadline:
+            tag = secrets.token_hex(6)
+            ping = (
+                f"OPTIONS sip:{host}:{port} SIP/2.0\r\n"
+                f"Via: SIP/2.0/UDP {host}:{local};branch=z9hG4bK{tag}\r\n"
+                f"From: <sip:ping@{host}:{local}>;tag={tag}\r\n"
+                f"To: <sip:{host}:{port}>\r\nCall-ID: {tag}@ping\r\n"
+                "CSeq: 1 OPTIONS\r\nMax-Forwards: 5\r\nContent-Length: 0\r\n\r\n"
+            )
+            sock.sendto(ping.encode(), (host, port))
+            try:
+                if sock.recv(4096).startswith(b"SIP/2.0 200"):
+                    return
+            except TimeoutError:
+                continue
+    raise KamailioError(f"no SIP answer on {host}:{port} after {seconds:.0f} s")
