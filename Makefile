@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export CALLMASK_DATABASE_URL ?= sqlite:///./callmask.db
 
-.PHONY: run test lint bench install clean
+.PHONY: run test lint bench install system-deps sip clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,10 @@ run: $(STAMP)
 	$(BIN)/callmask demo
 	$(BIN)/callmask serve
 
-test: $(STAMP)
+system-deps:
+	bash scripts/system-deps.sh
+
+test: $(STAMP) system-deps
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
@@ -33,8 +36,13 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-bench: $(STAMP)
+bench: $(STAMP) system-deps
 	$(BIN)/python -m bench.http
+	$(BIN)/python -m bench.calls
+
+# Kamailio on the shipped configuration against the local API (make run in another shell).
+sip: $(STAMP) system-deps
+	$(BIN)/callmask sip run --dev
 
 clean:
 	rm -rf $(VENV) callmask.db callmask.db-wal callmask.db-shm

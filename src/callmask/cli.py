@@ -6,7 +6,10 @@ import argparse
 import asyncio
 import json
 import logging
+import os
+import secrets
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,8 +18,12 @@ from callmask.config import ConfigError, Settings
 from callmask.domain.errors import MaskingError
 from callmask.domain.numbers import E164, normalise
 from callmask.service import MaskingService, Principal
+from callmask.sip import kamailio
+from callmask.sip.kamailio import KamailioOptions
 from callmask.storage import open_store
 from callmask.storage.base import StorageError
+
+_DEV_ROUTER = "kamailio-dev"
 
 
 class CliError(Exception):
@@ -68,6 +75,15 @@ async def _user_add(service: MaskingService, args: argparse.Namespace) -> str:
         f"user {args.user_id} ({args.role}) created.\n"
         f"token: {token}\n(shown once; only its hash is stored)"
     )
+
+
+async def _user_rotate(service: MaskingService, args: argparse.Namespace) -> str:
+    token = await service.rotate_token(args.user_id)
+    if token is None:
+        raise CliError(f"no user {args.user_id!r}")
+    if args.json:
+        return json.dumps({"userId": args.user_id, "token": token})
+    return f"new token for {args.user_id}: {token}\n(the old one no longer works)"
 
 
 async def _ssid_create(service: MaskingService, args: argparse.Namespace) -> str:
@@ -147,6 +163,71 @@ async def _demo(service: MaskingService, args: argparse.Namespace) -> str:
     return f"demo account ready (pool +918040000000..04). Try:\n  curl -s {url} --data-raw '{body}'"
 
 
+def _kamailio_options(settings: Settings, user: str, token: str) -> KamailioOptions:
+    mask_key = settings.sip_mask_key
+    if not mask_key:
+        mask_key = secrets.token_hex(16)
+        print(
+            "callmask: CALLMASK_SIP_MASK_KEY is not set; using a random one, so calls in"
+            " progress will not survive a restart of Kamailio with a new configuration",
+            file=sys.stderr,
+        )
+    trusted = tuple(ip.strip() for ip in settings.sip_trusted_pai.split(",") if ip.strip())
+    return KamailioOptions(
+        router_user=user,
+        router_token=token,
+        listen=settings.sip_listen,
+        callmask_url=f"http://{settings.host}:{settings.port}",
+        gateway=settings.sip_gateway,
+        sip_domain=settings.sip_domain,
+        trusted_pai_sources=trusted,
+        mask_key=mask_key,
+        redis_url=settings.events_redis_url or "redis://127.0.0.1:6379",
+        events_queue=settings.events_queue,
+        children=settings.sip_children,
+    )
+
+
+async def _dev_router(service: MaskingService) -> tuple[str, str]:
+    """A router user for a local Kamailio, with a fresh token (tokens are kept only hashed)."""
+    if await service.store.user(_DEV_ROUTER) is None:
+        return _DEV_ROUTER, await service.add_user(_DEV_ROUTER, "router")
+    token = await service.rotate_token(_DEV_ROUTER)
+    assert token is not None
+    return _DEV_ROUTER, token
+
+
+def _sip(settings: Settings, args: argparse.Namespace) -> int:
+    user, token = settings.sip_router_user, settings.sip_router_token
+    if args.dev:
+        user, token = asyncio.run(_with_service(settings, _dev_router))
+    if not user or not token:
+        print(
+            "callmask: set CALLMASK_SIP_ROUTER_USER and CALLMASK_SIP_ROUTER_TOKEN to a router"
+            " user's credentials (callmask user add sip --role router), or use --dev",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        options = _kamailio_options(settings, user, token)
+        if args.action == "config":
+            text = kamailio.render(options)
+            if args.out:
+                kamailio.write(options, Path(args.out))
+            else:
+                print(text, end="")
+            return 0
+        folder = Path(tempfile.mkdtemp(prefix="callmask-kamailio-"))
+        config = kamailio.write(options, folder / "kamailio.cfg")
+        kamailio.check(config)
+        print(f"callmask: Kamailio on {settings.sip_listen}, config {config}", file=sys.stderr)
+        argv = kamailio.command(config)
+        os.execv(argv[0], argv)
+    except kamailio.KamailioError as error:
+        print(f"callmask: {error}", file=sys.stderr)
+        return 1
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -203,6 +284,27 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--json", action="store_true")
     add.set_defaults(work=_user_add)
 
+    rotate = user.add_parser("rotate", help="give a user a new token (the old one stops working)")
+    rotate.add_argument("user_id", metavar="USERID")
+    rotate.add_argument("--json", action="store_true")
+    rotate.set_defaults(work=_user_rotate)
+
+    sip = commands.add_parser("sip", help="the shipped Kamailio configuration").add_subparsers(
+        dest="action", required=True
+    )
+    for action, text in (
+        ("config", "print the rendered Kamailio configuration (or write it with --out)"),
+        ("run", "render the configuration and run Kamailio in the foreground"),
+    ):
+        command = sip.add_parser(action, help=text)
+        command.add_argument(
+            "--dev",
+            action="store_true",
+            help=f"use (and re-token) a local router user {_DEV_ROUTER}",
+        )
+        if action == "config":
+            command.add_argument("--out", metavar="FILE", help="write here (mode 0600)")
+
     ssid = commands.add_parser("ssid", help="sessions").add_subparsers(dest="action", required=True)
     create = ssid.add_parser("create", help="create an ssid for a user")
     create.add_argument("user_id", metavar="USERID")
@@ -242,6 +344,8 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
     )
     if args.command == "serve":
         return _serve(settings, args)
+    if args.command == "sip":
+        return _sip(settings, args)
     try:
         print(asyncio.run(_with_service(settings, lambda service: args.work(service, args))))
     except (CliError, MaskingError, StorageError, OSError, ValueError) as error:

@@ -31,6 +31,15 @@ class Settings:
     # Where the SIP proxy queues call events; empty means no consumer runs in this process.
     events_redis_url: str = ""
     events_queue: str = "callmask:call-events"
+    # The shipped Kamailio configuration (callmask sip config / sip run).
+    sip_listen: str = "udp:127.0.0.1:5060"
+    sip_gateway: str = "127.0.0.1:5070"
+    sip_domain: str = ""
+    sip_trusted_pai: str = ""
+    sip_router_user: str = ""
+    sip_router_token: str = ""
+    sip_mask_key: str = ""
+    sip_children: int = 8
 
     @property
     def expiry_rules(self) -> ExpiryRules:

@@ -173,6 +173,14 @@ class MaskingService:
         await self.store.add_user(user, self.now_ms())
         return token
 
+    async def rotate_token(self, user_id: str) -> str | None:
+        """Give a user a new token (the old one stops working at once); None if no such user."""
+        token = secrets.token_urlsafe(32)
+        if not await self.store.set_token(user_id, hash_secret(token)):
+            return None
+        self._verified.clear()
+        return token
+
     @staticmethod
     def require(principal: Principal, role: str) -> None:
         if principal.role != role:

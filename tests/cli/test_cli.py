@@ -106,3 +106,56 @@ def test_console_script_reads_the_environment(tmp_path: Path) -> None:
         text=True,
     )
     assert bad.returncode == 2 and "CALLMASK_DEFAULT_EXPIRY_MINUTES" in bad.stderr
+
+
+def test_user_rotate_replaces_the_token(
+    cli_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out = run(cli_settings, capsys, "user", "add", "acme", "--json")
+    old = json.loads(out)["token"]
+    status, out = run(cli_settings, capsys, "user", "rotate", "acme", "--json")
+    new = json.loads(out)["token"]
+    assert status == 0 and new != old
+    status, out = run(cli_settings, capsys, "user", "rotate", "ghost")
+    assert status == 1 and "no user" in out
+
+
+def test_sip_config_needs_router_credentials(
+    cli_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out = run(cli_settings, capsys, "sip", "config")
+    assert status == 2 and "CALLMASK_SIP_ROUTER_TOKEN" in out
+
+
+def test_sip_config_renders_from_settings_and_dev_makes_a_working_router(
+    cli_settings: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import dataclasses
+    import re
+
+    configured = dataclasses.replace(
+        cli_settings, sip_router_user="sip", sip_router_token="abc", sip_mask_key="k1"
+    )
+    status, out = run(configured, capsys, "sip", "config")
+    assert status == 0 and "userId=sip&token=abc" in out and '"mask_key", "k1"' in out
+    target = tmp_path / "kamailio.cfg"
+    status, out = run(cli_settings, capsys, "sip", "config", "--dev", "--out", str(target))
+    assert status == 0 and "CALLMASK_SIP_MASK_KEY is not set" in out
+    found = re.search(r"userId=(kamailio-dev)&token=([A-Za-z0-9_-]+)&", target.read_text())
+    assert found is not None
+    from callmask.service import MaskingService
+    from callmask.storage import open_store
+
+    async def authenticate() -> str:
+        store = open_store(cli_settings)
+        try:
+            principal = await MaskingService(store, cli_settings).authenticate_bearer(
+                found.group(2)
+            )
+            return principal.role
+        finally:
+            await store.close()
+
+    import asyncio
+
+    assert asyncio.run(authenticate()) == "router"

@@ -101,6 +101,9 @@ class Store(Protocol):
 
     async def add_user(self, user: User, now_ms: int) -> None: ...
 
+    async def set_token(self, user_id: str, token_hash: str) -> bool:
+        """Replace a user's token; False when there is no such user."""
+
     async def add_session(self, ssid_hash: str, user_id: str, expires_ms: int) -> None: ...
 
     async def add_pool_numbers(self, account_id: str, numbers: list[E164], now_ms: int) -> int:

@@ -227,6 +227,11 @@ class PostgresStore:
                 now_ms,
             )
 
+    async def set_token(self, user_id: str, token_hash: str) -> bool:
+        async with self._connection() as conn:
+            status = await conn.execute(_pg(sql.SET_TOKEN), token_hash, user_id)
+            return bool(status == "UPDATE 1")
+
     async def add_session(self, ssid_hash: str, user_id: str, expires_ms: int) -> None:
         async with self._connection() as conn:
             await conn.execute(_pg(sql.INSERT_SESSION), ssid_hash, user_id, expires_ms)

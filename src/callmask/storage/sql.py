@@ -59,6 +59,7 @@ LAST_MASKING = (
 )
 USER = f"SELECT {USER_COLUMNS} FROM users WHERE user_id = ?"
 USER_BY_TOKEN = f"SELECT {USER_COLUMNS} FROM users WHERE token_hash = ?"
+SET_TOKEN = "UPDATE users SET token_hash = ? WHERE user_id = ?"
 SESSION_USER = (
     "SELECT u.user_id, u.account_id, u.role, u.token_hash FROM sessions s"
     " JOIN users u ON u.user_id = s.user_id WHERE s.ssid_hash = ? AND s.expires_ms > ?"

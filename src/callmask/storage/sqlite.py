@@ -243,6 +243,10 @@ class SqliteStore:
         async with self._writing() as conn:
             conn.execute(sql.INSERT_USER, (*_user_row(user), now_ms))
 
+    async def set_token(self, user_id: str, token_hash: str) -> bool:
+        async with self._writing() as conn:
+            return conn.execute(sql.SET_TOKEN, (token_hash, user_id)).rowcount == 1
+
     async def add_session(self, ssid_hash: str, user_id: str, expires_ms: int) -> None:
         async with self._writing() as conn:
             conn.execute(sql.INSERT_SESSION, (ssid_hash, user_id, expires_ms))
