@@ -201,7 +201,7 @@ class PostgresStore:
         return None if row is None else str(row[0])
 
     async def last_masking(self, mask: E164, caller: E164) -> Masking | None:
-        row = await self._row(sql.LAST_MASKING, mask, caller, caller)
+        row = await self._row(sql.LAST_MASKING, mask, caller, mask, caller)
         return None if row is None else Masking(*row)
 
     async def user(self, user_id: str) -> User | None:

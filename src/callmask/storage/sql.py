@@ -53,9 +53,14 @@ ROUTE = (
     " WHERE c.mask = ? AND c.party = ? AND c.expires_ms > ?"
 )
 POOL_OWNER = "SELECT account_id FROM pool_numbers WHERE number = ?"
+# Two index lookups (mask, m1) and (mask, m2): a stranger calling a busy number must not
+# make callmask walk that number's whole history.
 LAST_MASKING = (
-    f"SELECT {MASKING_COLUMNS} FROM maskings WHERE mask = ? AND (m1 = ? OR m2 = ?)"
-    " ORDER BY created_ms DESC LIMIT 1"
+    f"SELECT {MASKING_COLUMNS} FROM ("
+    f" SELECT {MASKING_COLUMNS} FROM maskings WHERE mask = ? AND m1 = ?"
+    " UNION ALL"
+    f" SELECT {MASKING_COLUMNS} FROM maskings WHERE mask = ? AND m2 = ?"
+    ") AS mine ORDER BY created_ms DESC LIMIT 1"
 )
 USER = f"SELECT {USER_COLUMNS} FROM users WHERE user_id = ?"
 USER_BY_TOKEN = f"SELECT {USER_COLUMNS} FROM users WHERE token_hash = ?"
@@ -166,12 +171,15 @@ def numbered(statement: str) -> str:
 def find_open(parties: int, with_mask: bool) -> str:
     """Live maskings of an account having every given party and, optionally, one mask."""
     where = ["m.account_id = ?", "m.ended_ms IS NULL", "m.expires_ms > ?"]
+    # Live maskings are found through their claims (keyed by party and by mask), never by
+    # walking a number's history.
     if parties:
-        # Claims are indexed by party, so the first party drives the lookup.
         where.append("m.masking_id IN (SELECT masking_id FROM claims WHERE party = ?)")
         where.extend("? IN (m.m1, m.m2)" for _ in range(parties - 1))
-    if with_mask:
-        where.append("m.mask = ?")
+        if with_mask:
+            where.append("m.mask = ?")
+    elif with_mask:
+        where.append("m.masking_id IN (SELECT masking_id FROM claims WHERE mask = ?)")
     return f"SELECT {M_MASKING_COLUMNS} FROM maskings m WHERE {' AND '.join(where)}" + (
         " ORDER BY m.created_ms"
     )

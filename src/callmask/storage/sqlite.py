@@ -224,7 +224,7 @@ class SqliteStore:
         return str(rows[0][0]) if rows else None
 
     async def last_masking(self, mask: E164, caller: E164) -> Masking | None:
-        rows = self._rows(sql.LAST_MASKING, (mask, caller, caller))
+        rows = self._rows(sql.LAST_MASKING, (mask, caller, mask, caller))
         return Masking(*rows[0]) if rows else None
 
     async def user(self, user_id: str) -> User | None:
