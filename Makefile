@@ -39,6 +39,7 @@ lint: $(STAMP)
 bench: $(STAMP) system-deps
 	$(BIN)/python -m bench.http
 	$(BIN)/python -m bench.calls
+	$(BIN)/python -m bench.pool
 
 # Kamailio on the shipped configuration against the local API (make run in another shell).
 sip: $(STAMP) system-deps
