@@ -69,8 +69,16 @@ def _message(text: str, retrans: bool = False) -> str:
     return f"<send{attribute}><![CDATA[\n{text}\n]]></send>\n"
 
 
-def caller(number: str, did: str, callee: str, final: int = 200, talk_ms: int = 300) -> str:
-    """The calling party's scenario: INVITE the DID; on 200, re-INVITE, then BYE."""
+def caller(
+    number: str,
+    did: str,
+    callee: str,
+    final: int = 200,
+    talk_ms: int = 300,
+    hangup: str = "caller",
+) -> str:
+    """The calling party's scenario: INVITE the DID; on 200, re-INVITE, then BYE (sent, or
+    received when the callee hangs up)."""
     dialog_from = (
         f'From: "{number}" <sip:{number}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]'
     )
@@ -137,6 +145,16 @@ def caller(number: str, did: str, callee: str, final: int = 200, talk_ms: int = 
     parts.append(f'<recv response="100" optional="true"><action>{forbid}</action></recv>\n')
     parts.append(f'<recv response="200"><action>{forbid}</action></recv>\n')
     parts.append(_message(in_dialog("ACK", 2)))
+    if hangup == "callee":
+        parts.append(f'<recv request="BYE"><action>{forbid}</action></recv>\n')
+        parts.append(
+            _message(
+                "SIP/2.0 200 OK\n[last_Via:]\n[last_From:]\n[last_To:]\n[last_Call-ID:]\n"
+                f"[last_CSeq:]\n{contact}\n{_identity(number)}Content-Length: 0\n"
+            )
+        )
+        parts.append('<timewait milliseconds="500"/>\n</scenario>\n')
+        return "".join(parts)
     parts.append(f'<pause milliseconds="{talk_ms // 2}"/>\n')
     parts.append(_message(in_dialog("BYE", 3), True))
     parts.append(f'<recv response="200" crlf="true"><action>{forbid}</action></recv>\n')
@@ -144,10 +162,21 @@ def caller(number: str, did: str, callee: str, final: int = 200, talk_ms: int = 
     return "".join(parts)
 
 
-def callee(number: str, did: str, caller_number: str, final: int = 200) -> str:
-    """The called party's scenario: answer (or refuse with final), take a re-INVITE and BYE."""
+def callee(
+    number: str, did: str, caller_number: str, final: int = 200, hangup: str = "caller"
+) -> str:
+    """The called party's scenario: answer (or refuse with final), take a re-INVITE, then
+    take the caller's BYE or hang up itself."""
     forbid = _forbid(caller_number)
     shown = _expect_header("From", did) + _expect_header("P-Asserted-Identity", did)
+    # To hang up, the callee needs the dialog's From and To as it saw them.
+    # (sipp refuses a scenario that assigns a variable it never uses.)
+    remember = (
+        '<ereg regexp=".*" search_in="hdr" header="From:" assign_to="their_from"/>'
+        '<ereg regexp=".*" search_in="hdr" header="To:" assign_to="our_to"/>'
+        if hangup == "callee"
+        else ""
+    )
 
     def reply(status: str, body: str = "") -> str:
         content = "Content-Type: application/sdp\n" if body else ""
@@ -167,7 +196,10 @@ def callee(number: str, did: str, caller_number: str, final: int = 200) -> str:
         )
 
     parts = [HEADER, f'<scenario name="callee {_digits(number)[-4:]}">\n']
-    parts.append(f'<recv request="INVITE" crlf="true"><action>{forbid}{shown}</action></recv>\n')
+    parts.append(
+        f'<recv request="INVITE" crlf="true" rrs="true"><action>{forbid}{shown}{remember}'
+        "</action></recv>\n"
+    )
     if final != 200:
         parts.append(_message(reply(f"{final} Busy Here")))
         parts.append(f'<recv request="ACK"><action>{forbid}</action></recv>\n</scenario>\n')
@@ -178,6 +210,26 @@ def callee(number: str, did: str, caller_number: str, final: int = 200) -> str:
     parts.append(f'<recv request="INVITE"><action>{forbid}</action></recv>\n')
     parts.append(_message(reply("200 OK", _sdp(number)), True))
     parts.append(f'<recv request="ACK"><action>{forbid}</action></recv>\n')
+    if hangup == "callee":
+        parts.append('<pause milliseconds="100"/>\n')
+        parts.append(
+            _message(
+                "BYE [next_url] SIP/2.0\n"
+                "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n"
+                "From: [$our_to];tag=[pid]SIPpTag01[call_number]\n"
+                "To: [$their_from]\n"
+                "Call-ID: [call_id]\n"
+                "CSeq: 10 BYE\n"
+                f'Contact: "{number}" <sip:{number}@[local_ip]:[local_port]>\n'
+                "[routes]\n"
+                "Max-Forwards: 70\n"
+                f"{_identity(number)}"
+                "Content-Length: 0\n",
+                True,
+            )
+        )
+        parts.append(f'<recv response="200"><action>{forbid}</action></recv>\n</scenario>\n')
+        return "".join(parts)
     parts.append(f'<recv request="BYE"><action>{forbid}</action></recv>\n')
     parts.append(_message(reply("200 OK")))
     parts.append('<timewait milliseconds="500"/>\n</scenario>\n')

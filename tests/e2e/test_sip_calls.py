@@ -29,20 +29,21 @@ def call(
     final: int = 200,
     answer: int | None = 200,
     talk_ms: int = 300,
+    hangup: str = "caller",
 ) -> None:
     """Place one call; the callee side runs only when the call should reach it."""
     folder = stack.folder
     uas = None
     if answer is not None:
         uas = sipp.start(
-            sipp.callee(callee, did, caller, final=answer),
+            sipp.callee(callee, did, caller, final=answer, hangup=hangup),
             folder,
             "callee",
             stack.gateway_port,
             free_udp_port() & ~1,
         )
     uac = sipp.start(
-        sipp.caller(caller, did, callee, final=final, talk_ms=talk_ms),
+        sipp.caller(caller, did, callee, final=final, talk_ms=talk_ms, hangup=hangup),
         folder,
         "caller",
         free_udp_port(),
@@ -52,13 +53,21 @@ def call(
     )
     caller_status = uac.wait()
     callee_status = uas.wait() if uas is not None else 0
-    assert caller_status == 0, uac.errors()
+    assert caller_status == 0, uac.errors() + (uas.errors() if uas else "")
     assert callee_status == 0, uas.errors() if uas else ""
 
 
 def test_m1_calling_the_did_reaches_m2_who_sees_only_the_did(stack: Stack) -> None:
     did = str(stack.masking(M1, M2)["mask"])
     call(stack, M1, M2, did)
+
+
+def test_the_callee_hanging_up_reaches_the_caller_without_its_number(stack: Stack) -> None:
+    m1, m2 = "+919876500008", "+919812300008"
+    did = str(stack.masking(m1, m2)["mask"])
+    call(stack, m1, m2, did, hangup="callee")
+    [record] = records(stack, m1, "completed")
+    assert record["outcome"] == "completed"
 
 
 def test_m2_calling_the_did_reaches_m1(stack: Stack) -> None:
