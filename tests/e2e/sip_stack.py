@@ -105,7 +105,9 @@ def kamailio_running(
 
 
 @contextmanager
-def sip_stack(folder: Path, callmask_up: bool = True, **env: str) -> Iterator[Stack]:
+def sip_stack(
+    folder: Path, callmask_up: bool = True, trusted: tuple[str, ...] = (), **env: str
+) -> Iterator[Stack]:
     database_url = f"sqlite:///{folder / 'calls.db'}"
     client, router = asyncio.run(_seed(database_url))
     queue = f"callmask:test:{secrets.token_hex(4)}"
@@ -124,6 +126,7 @@ def sip_stack(folder: Path, callmask_up: bool = True, **env: str) -> Iterator[St
             callmask_url=api,
             gateway=f"127.0.0.1:{gateway_port}",
             events_queue=queue,
+            trusted_pai_sources=trusted,
             children=4,
             debug=int(os.environ.get("CALLMASK_TEST_KAMAILIO_DEBUG", "1")),
         )

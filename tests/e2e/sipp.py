@@ -76,11 +76,15 @@ def caller(
     final: int = 200,
     talk_ms: int = 300,
     hangup: str = "caller",
+    from_user: str | None = None,
 ) -> str:
     """The calling party's scenario: INVITE the DID; on 200, re-INVITE, then BYE (sent, or
-    received when the callee hangs up)."""
+    received when the callee hangs up). from_user puts someone else in From (a carrier
+    that withholds it) while P-Asserted-Identity still names the caller."""
+    shown_from = from_user or number
     dialog_from = (
-        f'From: "{number}" <sip:{number}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]'
+        f'From: "{shown_from}" <sip:{shown_from}@[local_ip]:[local_port]>'
+        ";tag=[pid]SIPpTag00[call_number]"
     )
     contact = f'Contact: "{number}" <sip:{number}@[local_ip]:[local_port]>'
     invite = (

@@ -30,6 +30,7 @@ def call(
     answer: int | None = 200,
     talk_ms: int = 300,
     hangup: str = "caller",
+    from_user: str | None = None,
 ) -> None:
     """Place one call; the callee side runs only when the call should reach it."""
     folder = stack.folder
@@ -43,7 +44,9 @@ def call(
             free_udp_port() & ~1,
         )
     uac = sipp.start(
-        sipp.caller(caller, did, callee, final=final, talk_ms=talk_ms, hangup=hangup),
+        sipp.caller(
+            caller, did, callee, final=final, talk_ms=talk_ms, hangup=hangup, from_user=from_user
+        ),
         folder,
         "caller",
         free_udp_port(),
@@ -153,3 +156,15 @@ def test_a_rejected_call_leaves_no_record(stack: Stack) -> None:
     did = str(stack.masking("+919876500007", "+919812300007")["mask"])
     call(stack, "+919700000007", "+919812300007", did, final=403, answer=None)
     assert records(stack, "+919700000007", "never", seconds=1) == []
+
+
+def test_asserted_identity_names_the_caller_only_from_a_trusted_source(tmp_path: Path) -> None:
+    m1, m2 = "+919876500009", "+919812300009"
+    (tmp_path / "trusting").mkdir()
+    (tmp_path / "wary").mkdir()
+    with sip_stack(tmp_path / "trusting", trusted=("127.0.0.1",)) as trusting:
+        did = str(trusting.masking(m1, m2)["mask"])
+        call(trusting, m1, m2, did, from_user="anonymous")
+    with sip_stack(tmp_path / "wary") as wary:
+        did = str(wary.masking(m1, m2)["mask"])
+        call(wary, m1, m2, did, final=403, answer=None, from_user="anonymous")
