@@ -19,6 +19,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -97,6 +98,7 @@ def _step(
         cwd=work,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         time.sleep(0.5)
@@ -134,7 +136,8 @@ def _step(
         try:
             callee.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            callee.kill()
+            # sipp runs under timeout(1) in a session of its own: end both, not the wrapper.
+            os.killpg(callee.pid, signal.SIGKILL)
             callee.wait()
     (work / f"caller-{rate}.out").write_text(caller.stdout + caller.stderr)
     succeeded, failed = _sipp_counts(caller.stdout)

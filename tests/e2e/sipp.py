@@ -10,6 +10,8 @@ what it is shown.
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -252,7 +254,8 @@ class Sipp:
         try:
             self.output, _ = self.process.communicate(timeout=seconds)
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            # sipp runs under timeout(1) in a session of its own: end both, not just the wrapper.
+            os.killpg(self.process.pid, signal.SIGKILL)
             self.output, _ = self.process.communicate()
             return -9
         return self.process.returncode
@@ -306,6 +309,11 @@ def start(
     if remote is not None:
         command.append(remote)
     process = subprocess.Popen(
-        command, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        command,
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     return Sipp(scenario, process)
