@@ -1,11 +1,12 @@
 """The bare app callmask is measured against: same stack, same answers, no database.
 
-Starlette on uvicorn (httptools, uvloop), one worker. POST reads the body, parses it with
-orjson and answers an envelope the size of callmask's set answer; GET reads two query
-parameters and answers one shaped like callmask's route answer. Both carry the same CORS
-headers as callmask, so the bytes on the wire match and only callmask's own work differs.
+Starlette on uvicorn (httptools, uvloop), one worker unless `--workers N`. POST reads the
+body, parses it with orjson and answers an envelope the size of callmask's set answer; GET
+reads two query parameters and answers one shaped like callmask's route answer. Both carry
+the same CORS headers as callmask, so the bytes on the wire match and only callmask's own
+work differs.
 
-Run it alone with `python -m bench.baseline --port 8090`.
+Run it alone with `python -m bench.baseline --port 8090 [--workers 2]`.
 """
 
 from __future__ import annotations
@@ -89,16 +90,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="the bare baseline app")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8090)
+    parser.add_argument("--workers", type=int, default=1, help="processes, as uvicorn --workers")
     args = parser.parse_args()
-    uvicorn.run(
-        create_app(),
-        host=args.host,
-        port=args.port,
-        access_log=False,
-        log_level="warning",
-        loop="uvloop",
-        http="httptools",
-    )
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "access_log": False,
+        "log_level": "warning",
+        "loop": "uvloop",
+        "http": "httptools",
+    }
+    if args.workers > 1:
+        # Like `callmask serve --workers N`: each worker process imports and builds the app.
+        uvicorn.run("bench.baseline:create_app", factory=True, workers=args.workers, **options)
+    else:
+        uvicorn.run(create_app(), **options)
 
 
 if __name__ == "__main__":

@@ -91,6 +91,8 @@ class Profile:
     own_self: Counter[str]
     leaf: Counter[str]
     packages: Counter[str]
+    # Samples with the package anywhere on the stack: its own code and what it calls.
+    anywhere: Counter[str]
 
     def share(self, count: int) -> float:
         return count / self.total if self.total else 0.0
@@ -104,11 +106,13 @@ def load(raw: Path) -> Profile:
       library and C calls it made from that line, but not time under another callmask frame.
     leaf: the innermost Python frame, whatever package it is in.
     packages: the package of the innermost Python frame.
+    anywhere: each package with a frame anywhere on the stack.
     """
     inclusive: Counter[str] = Counter()
     own_self: Counter[str] = Counter()
     leaf: Counter[str] = Counter()
     packages: Counter[str] = Counter()
+    anywhere: Counter[str] = Counter()
     total = 0
     for line in raw.read_text(encoding="utf-8", errors="replace").splitlines():
         stack, _, count_text = line.rpartition(" ")
@@ -123,10 +127,12 @@ def load(raw: Path) -> Profile:
             inclusive[function] += count
         leaf[f"{frames[-1].function}:{frames[-1].line}"] += count
         packages[frames[-1].package] += count
+        for package in {frame.package for frame in frames}:
+            anywhere[package] += count
         own = [frame for frame in frames if frame.own]
         if own:
             own_self[f"{own[-1].function}:{own[-1].line}"] += count
-    return Profile(total, inclusive, own_self, leaf, packages)
+    return Profile(total, inclusive, own_self, leaf, packages, anywhere)
 
 
 def summary(profile: Profile, top: int = 12) -> list[str]:

@@ -9,6 +9,7 @@ import resource
 import shutil
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,6 +78,29 @@ class Result:
     # CPU used over the run, in cores: near 1.0 means the process was the bottleneck.
     server_cpu: float | None = None
     client_cpu: float | None = None
+    # The database's own processes (PostgreSQL backends serving the server), when watched:
+    # their CPU in cores, and how often they waited for the next message (one wait per
+    # round trip from the server, and one for a commit's WAL flush).
+    db_cpu: float | None = None
+    db_waits: int | None = None
+    # Share of samples of the database's backends in each state (see bench/schema.py).
+    db_states: dict[str, float] = field(default_factory=dict)
+    # Cores busy on the whole machine over the run, whoever used them.
+    machine_cpu: float | None = None
+
+    @property
+    def other_cpu(self) -> float | None:
+        """Cores used by processes not in this run (the machine is shared), at least 0."""
+        if self.machine_cpu is None:
+            return None
+        ours = (self.server_cpu or 0) + (self.db_cpu or 0) + (self.client_cpu or 0)
+        return max(self.machine_cpu - ours, 0.0)
+
+    @property
+    def db_waits_per_request(self) -> float | None:
+        if self.db_waits is None or not self.requests:
+            return None
+        return self.db_waits / self.requests
 
     @property
     def errors(self) -> int:
@@ -106,13 +130,43 @@ def parse(output: str) -> Result:
     )
 
 
-def _cpu_seconds(pid: int) -> float | None:
-    """User plus system CPU time of a process so far, from /proc."""
+def _cpu_seconds(pids: Sequence[int]) -> float | None:
+    """User plus system CPU time of processes so far, from /proc; None if none can be read."""
+    total, seen = 0.0, False
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        seen = True
+    return total if seen else None
+
+
+def _waits(pids: Sequence[int]) -> int | None:
+    """Voluntary context switches of processes so far: each time one blocked on something."""
+    total, seen = 0, False
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("voluntary_ctxt_switches:"):
+                total += int(line.split()[1])
+                seen = True
+    return total if seen else None
+
+
+def _machine_ticks() -> tuple[int, int] | None:
+    """(busy, total) clock ticks of all CPUs so far, from /proc/stat."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        first = Path("/proc/stat").read_text().split("\n", 1)[0].split()
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = [int(value) for value in first[1:9]]
+    idle = ticks[3] + ticks[4]
+    return sum(ticks) - idle, sum(ticks)
 
 
 def _children_cpu() -> float:
@@ -121,17 +175,26 @@ def _children_cpu() -> float:
 
 
 def run(
-    load: Load, wrk: str = "wrk", log: Path | None = None, server_pid: int | None = None
+    load: Load,
+    wrk: str = "wrk",
+    log: Path | None = None,
+    server_pids: Sequence[int] = (),
+    db_pids: Sequence[int] = (),
 ) -> Result:
+    """Run wrk once; measure the CPU of the server's and the database's processes meanwhile."""
     command = load.command(wrk)
-    server_before = _cpu_seconds(server_pid) if server_pid else None
+    server_before = _cpu_seconds(server_pids)
+    db_before, waits_before = _cpu_seconds(db_pids), _waits(db_pids)
+    machine_before = _machine_ticks()
     client_before, started = _children_cpu(), time.monotonic()
     finished = subprocess.run(
         command, capture_output=True, text=True, timeout=load.duration_s + 60, check=False
     )
     elapsed = time.monotonic() - started
     client_cpu = (_children_cpu() - client_before) / elapsed
-    server_after = _cpu_seconds(server_pid) if server_pid else None
+    server_after = _cpu_seconds(server_pids)
+    db_after, waits_after = _cpu_seconds(db_pids), _waits(db_pids)
+    machine_after = _machine_ticks()
     output = finished.stdout + finished.stderr
     if log is not None:
         with log.open("a", encoding="utf-8") as out:
@@ -142,4 +205,12 @@ def run(
     result.client_cpu = client_cpu
     if server_before is not None and server_after is not None:
         result.server_cpu = (server_after - server_before) / elapsed
+    if db_before is not None and db_after is not None:
+        result.db_cpu = (db_after - db_before) / elapsed
+    if waits_before is not None and waits_after is not None:
+        result.db_waits = waits_after - waits_before
+    if machine_before is not None and machine_after is not None:
+        busy = machine_after[0] - machine_before[0]
+        total = machine_after[1] - machine_before[1]
+        result.machine_cpu = busy / total * (os.cpu_count() or 1) if total else None
     return result
