@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from functools import partial
 from typing import Any
 
 from callmask.domain.calls import CallEvent, CallRecord
@@ -31,8 +32,8 @@ from callmask.storage.base import (
 from callmask.storage.migrations import migrations
 
 _BUSY_TIMEOUT_S = 5.0
-_CHECKPOINT_EVERY_S = 1.0
-_WAL_RESET_BYTES = 32 * 1024 * 1024
+_CHECKPOINT_EVERY_S = 0.1
+_WAL_RESET_BYTES = 8 * 1024 * 1024
 
 
 def path_from_url(url: str) -> str:
@@ -56,9 +57,10 @@ def _translated() -> Iterator[None]:
 class _Checkpointer(threading.Thread):
     """Moves the WAL into the database file off the request path, once a second."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, too_long: Callable[[], None] | None) -> None:
         super().__init__(name="callmask-sqlite-checkpoint", daemon=True)
         self._path = path
+        self._too_long = too_long
         self._stop_event = threading.Event()
 
     def run(self) -> None:
@@ -69,10 +71,15 @@ class _Checkpointer(threading.Thread):
                 try:
                     _, wal_pages, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                     # Under steady writes a passive checkpoint never gets to reset the WAL,
-                    # which then grows without bound (400 MB in 8 s of set load): past the
-                    # limit, wait for the writer once and start the WAL over.
+                    # which then grows without bound (400 MB in 8 s of set load). Resetting
+                    # it from this thread makes the request connection wait in SQLite's busy
+                    # handler, whose coarse sleeps stalled the event loop for 200-370 ms; so
+                    # the reset is handed to the event loop, between two transactions.
                     if wal_pages * page > _WAL_RESET_BYTES:
-                        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                        if self._too_long is not None:
+                            self._too_long()
+                        else:
+                            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 except sqlite3.Error:
                     continue
         finally:
@@ -180,13 +187,43 @@ class SqliteStore:
             self._conn.execute("PRAGMA foreign_keys = ON")
             if path != ":memory:":
                 self._conn.execute("PRAGMA wal_autocheckpoint = 0")
+                # The log is restarted, not truncated (truncating stalled writes ~10x longer),
+                # so cap the file it leaves behind.
+                self._conn.execute(f"PRAGMA journal_size_limit = {4 * _WAL_RESET_BYTES}")
         # Transactions span awaits in the service; the lock keeps two from sharing the
         # connection. Uncontended, it is taken without yielding to the event loop.
         self._lock = asyncio.Lock()
         self._checkpointer: _Checkpointer | None = None
+        self._reset_pending = False
         if path != ":memory:":
-            self._checkpointer = _Checkpointer(path)
+            try:
+                loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = None
+            too_long = None if loop is None else partial(self._ask_reset, loop)
+            self._checkpointer = _Checkpointer(path, too_long)
             self._checkpointer.start()
+
+    def _ask_reset(self, loop: asyncio.AbstractEventLoop) -> None:
+        """From the checkpoint thread: reset the WAL on the event loop when it next can."""
+        if not self._reset_pending:
+            self._reset_pending = True
+            loop.call_soon_threadsafe(self._reset_wal)
+
+    def _reset_wal(self) -> None:
+        self._reset_pending = False
+        if self._conn.in_transaction or self._lock.locked():
+            return
+        try:
+            # Most frames were just copied by the passive checkpoint, so this takes tens of ms
+            # (a TRUNCATE took hundreds); if the checkpoint thread holds its lock right now,
+            # give up at once and try next time.
+            self._conn.execute("PRAGMA busy_timeout = 0")
+            self._conn.execute("PRAGMA wal_checkpoint(RESTART)")
+        except sqlite3.Error:
+            pass
+        finally:
+            self._conn.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
 
     @classmethod
     def from_url(cls, url: str, synchronous: str = "NORMAL") -> SqliteStore:
