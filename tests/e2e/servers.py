@@ -37,6 +37,17 @@ class Served:
         return [int(line.split()[0]) for line in listing if "spawn_main" in line]
 
 
+def stop(process: subprocess.Popen[bytes], grace_s: float) -> None:
+    """End a process this test started: SIGTERM, then SIGKILL after grace_s."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def wait_until_up(url: str, seconds: float = 20.0) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -75,10 +86,4 @@ def serve(database_url: str, workers: int = 1, **env: str) -> Iterator[Served]:
         wait_until_up(served.url)
         yield served
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process, grace_s=20)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import signal
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from callmask.domain.numbers import E164
 from callmask.service import MaskingService
 from callmask.sip.kamailio import KamailioOptions, command, wait_ready, write
 from callmask.storage.sqlite import SqliteStore
-from tests.e2e.servers import free_port, serve
+from tests.e2e.servers import free_port, serve, stop
 
 POOL = [E164(f"+91804000000{i}") for i in range(3)]
 
@@ -94,13 +93,7 @@ def kamailio_running(
         wait_ready(port)
         yield process
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process, grace_s=15)
         log.close()
 
 
