@@ -45,6 +45,24 @@ class Database:
         finally:
             await pg.close()
 
+    async def insert(self, statement: str, rows: list[tuple[object, ...]]) -> None:
+        """Many rows in one go (executemany), behind the store's back: test data."""
+        if self.kind == "sqlite":
+            conn = sqlite3.connect(self.url.removeprefix("sqlite:///"))
+            try:
+                with conn:
+                    conn.executemany(statement, rows)
+            finally:
+                conn.close()
+            return
+        from callmask.storage.sql import numbered
+
+        pg = await asyncpg.connect(self.url)
+        try:
+            await pg.executemany(numbered(statement), rows)
+        finally:
+            await pg.close()
+
 
 @asynccontextmanager
 async def fresh_database(kind: str, folder: Path) -> AsyncIterator[Database]:

@@ -14,9 +14,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from callmask import operations
 from callmask.config import ConfigError, Settings
 from callmask.domain.errors import MaskingError
 from callmask.domain.numbers import E164, normalise
+from callmask.domain.permissions import Permission, parse_permissions, stored
+from callmask.operations import CliError
 from callmask.service import MaskingService, Principal
 from callmask.sip import kamailio
 from callmask.sip.kamailio import KamailioOptions
@@ -24,10 +27,6 @@ from callmask.storage import open_store
 from callmask.storage.base import StorageError
 
 _DEV_ROUTER = "kamailio-dev"
-
-
-class CliError(Exception):
-    """Ends the command with a one-line message and exit status 1."""
 
 
 def _numbers(values: Sequence[str], region: str) -> list[E164]:
@@ -68,13 +67,36 @@ async def _with_service(
 async def _user_add(service: MaskingService, args: argparse.Namespace) -> str:
     if await service.store.user(args.user_id) is not None:
         raise CliError(f"user {args.user_id!r} exists")
-    token = await service.add_user(args.user_id, args.role, args.account)
+    chosen = parse_permissions([args.permissions]) if args.permissions is not None else None
+    token = await service.add_user(args.user_id, args.role, args.account, chosen)
+    user = await service.store.user(args.user_id)
+    permissions = sorted(p.value for p in user.permissions) if user else []
     if args.json:
-        return json.dumps({"userId": args.user_id, "role": args.role, "token": token})
+        return json.dumps(
+            {"userId": args.user_id, "role": args.role, "token": token, "permissions": permissions}
+        )
     return (
-        f"user {args.user_id} ({args.role}) created.\n"
+        f"user {args.user_id} ({args.role}) created, permissions: {_listed(permissions)}\n"
         f"token: {token}\n(shown once; only its hash is stored)"
     )
+
+
+def _listed(permissions: list[str]) -> str:
+    return ", ".join(permissions) if permissions else "none"
+
+
+async def _user_permissions(service: MaskingService, args: argparse.Namespace) -> str:
+    chosen = parse_permissions(args.permissions)
+    if args.action == "grant":
+        after = await service.change_permissions(args.user_id, grant=chosen)
+    else:
+        after = await service.change_permissions(args.user_id, revoke=chosen)
+    if after is None:
+        raise CliError(f"no user {args.user_id!r}")
+    permissions = stored(after).split(",") if after else []
+    if args.json:
+        return json.dumps({"userId": args.user_id, "permissions": permissions})
+    return f"{args.user_id}: {_listed(permissions)} (other processes see it within 5 s)"
 
 
 async def _user_rotate(service: MaskingService, args: argparse.Namespace) -> str:
@@ -91,7 +113,7 @@ async def _ssid_create(service: MaskingService, args: argparse.Namespace) -> str
     if user is None:
         raise CliError(f"no user {args.user_id!r}")
     ssid, expires_ms = await service.create_ssid(
-        Principal(user.user_id, user.account_id, user.role)
+        Principal(user.user_id, user.account_id, user.role, user.permissions)
     )
     if args.json:
         return json.dumps({"userId": user.user_id, "ssid": ssid, "expiry_time": expires_ms // 1000})
@@ -137,7 +159,7 @@ async def _pool_list(service: MaskingService, args: argparse.Namespace) -> str:
 
 async def _pool_remove(service: MaskingService, args: argparse.Namespace) -> str:
     numbers = _numbers(args.numbers, service.settings.default_region)
-    removed = await service.store.remove_pool_numbers(numbers, service.now_ms(), args.force)
+    removed = await service.remove_pool_numbers(numbers, args.force)
     return f"removed {removed} numbers"
 
 
@@ -270,6 +292,7 @@ def _parser() -> argparse.ArgumentParser:
         work=_migrate
     )
     commands.add_parser("sweep", help="close lapsed maskings now").set_defaults(work=_sweep)
+    operations.add_commands(commands)
     commands.add_parser("demo", help="seed a demo account and print a curl line").set_defaults(
         work=_demo
     )
@@ -281,8 +304,24 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("user_id", metavar="USERID")
     add.add_argument("--role", choices=["client", "router"], default="client")
     add.add_argument("--account", help="account the user acts for (default: USERID)")
+    add.add_argument(
+        "--permissions",
+        metavar="P,Q",
+        help="instead of the default (clients: LIST_MASKING,LIST_WEBHOOK_LOG,SET_MASKING);"
+        f" known: {','.join(p.value for p in Permission)}",
+    )
     add.add_argument("--json", action="store_true")
     add.set_defaults(work=_user_add)
+
+    for action, text in (
+        ("grant", "give a client user permissions"),
+        ("revoke", "take permissions from a user"),
+    ):
+        change = user.add_parser(action, help=text)
+        change.add_argument("user_id", metavar="USERID")
+        change.add_argument("permissions", nargs="+", metavar="PERMISSION")
+        change.add_argument("--json", action="store_true")
+        change.set_defaults(work=_user_permissions)
 
     rotate = user.add_parser("rotate", help="give a user a new token (the old one stops working)")
     rotate.add_argument("user_id", metavar="USERID")

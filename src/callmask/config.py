@@ -23,6 +23,15 @@ class Settings:
     max_expiry_minutes: int = 43200
     ssid_ttl_minutes: int = 1440
     sweep_interval_seconds: float = 60.0
+    # Ended maskings, call records and webhook history older than this are deleted (0: never).
+    retention_days: int = 90
+    purge_interval_seconds: float = 3600.0
+    # Webhook delivery: each attempt's time limit, how many attempts, the first retry's delay
+    # (doubling after each failure, at most an hour), and how often the outbox is polled.
+    webhook_timeout_seconds: float = 5.0
+    webhook_max_attempts: int = 12
+    webhook_retry_seconds: float = 10.0
+    webhook_poll_seconds: float = 1.0
     sqlite_synchronous: str = "NORMAL"
     db_pool_size: int = 10
     db_timeout_seconds: float = 3.0
@@ -69,5 +78,11 @@ class Settings:
             raise ConfigError("CALLMASK_DEFAULT_EXPIRY_MINUTES exceeds CALLMASK_MAX_EXPIRY_MINUTES")
         if self.sqlite_synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise ConfigError("CALLMASK_SQLITE_SYNCHRONOUS must be OFF, NORMAL, FULL or EXTRA")
+        if self.retention_days < 0:
+            raise ConfigError("CALLMASK_RETENTION_DAYS must be 0 (keep) or more")
+        if self.webhook_timeout_seconds <= 0 or self.webhook_max_attempts < 1:
+            raise ConfigError("webhook timeout and attempts must be positive")
+        if self.webhook_retry_seconds <= 0 or self.webhook_poll_seconds <= 0:
+            raise ConfigError("webhook retry and poll seconds must be positive")
         if not self.database_url.startswith(("sqlite:", "postgresql:", "postgres:")):
             raise ConfigError("CALLMASK_DATABASE_URL must start with sqlite: or postgresql:")

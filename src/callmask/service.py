@@ -1,9 +1,11 @@
-"""Use cases: authenticate, set and unset maskings, route calls, record them, sweep."""
+"""Use cases: authenticate, set and unset maskings, route calls, record them, sweep.
+
+Every change that an account's webhook hears of writes its notice in the same transaction
+(the outbox), so a crash between the commit and the delivery loses nothing.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import secrets
 import time
@@ -11,13 +13,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from callmask.accounts import (
+    ROLES,
+    Accounts,
+    Credentials,
+    Principal,
+    hash_secret,
+    permit,
+    text_value,
+)
 from callmask.config import Settings
+from callmask.domain import webhooks
 from callmask.domain.calls import CallEvent
 from callmask.domain.errors import (
     AlreadyMasked,
     DatabaseUnavailable,
     InvalidParameters,
-    InvalidToken,
     NotInserted,
     PermissionDenied,
     PoolExhausted,
@@ -25,49 +36,40 @@ from callmask.domain.errors import (
 )
 from callmask.domain.masking import Masking, expiry_for_set, expiry_for_unset, pair_key
 from callmask.domain.numbers import E164, normalise, redact
+from callmask.domain.permissions import Permission
 from callmask.storage.base import (
     ClaimTaken,
     PairTaken,
     StorageUnavailable,
     Store,
-    User,
+    Transaction,
     WriteFailed,
 )
 
+# The account side lives in accounts.py; these names are used from here by the adapters.
+__all__ = [
+    "ROLES",
+    "Credentials",
+    "MaskingService",
+    "Principal",
+    "Route",
+    "hash_secret",
+    "new_masking_id",
+    "permit",
+]
+
 log = logging.getLogger("callmask.service")
 
-ROLES = ("client", "router")
 # A concurrent writer may claim the number we picked, or open the same pair, between our
 # read and our insert (PostgreSQL, several processes); trying again sees its commit.
 _ALLOCATION_ATTEMPTS = 5
 _MAX_EVENT_ID = 255
-# A verified token is trusted this long without asking the database again: every call
-# and every set authenticates, and on PostgreSQL that lookup is a network round trip.
-_AUTH_CACHE_S = 5.0
-_AUTH_CACHE_SIZE = 10_000
-
-
-def hash_secret(secret: str) -> str:
-    """Tokens and ssids are random and high-entropy, so one SHA-256 is enough to store them."""
-    return hashlib.sha256(secret.encode()).hexdigest()
+# Lapsed maskings are closed this many per transaction, so no sweep holds a long lock.
+_SWEEP_BATCH = 1000
 
 
 def new_masking_id() -> str:
     return secrets.token_hex(12)
-
-
-@dataclass(frozen=True, slots=True)
-class Credentials:
-    user_id: object = None
-    token: object = None
-    ssid: object = None
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    user_id: str
-    account_id: str
-    role: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,111 +82,17 @@ class Route:
     reason: str = ""
 
 
-def _text(value: object, field: str, limit: int = 255) -> str:
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise InvalidParameters(f"{field} must be a string")
-    text = str(value).strip()
-    if len(text) > limit:
-        raise InvalidParameters(f"{field} is longer than {limit} characters")
-    return text
-
-
-class MaskingService:
+class MaskingService(Accounts):
     def __init__(
         self, store: Store, settings: Settings, clock: Callable[[], float] = time.time
     ) -> None:
-        self.store = store
-        self.settings = settings
-        self._clock = clock
+        super().__init__(store, settings, clock)
         self._rules = settings.expiry_rules
-        self._verified: dict[str, tuple[Principal, float]] = {}
+        # Called after a commit that wrote notices: the deliverer of this process wakes up.
+        self.on_notice: Callable[[], None] = lambda: None
 
-    def now_ms(self) -> int:
-        return int(self._clock() * 1000)
-
-    # -- auth -------------------------------------------------------------------------------
-
-    async def authenticate(self, creds: Credentials) -> Principal:
-        has_pair = creds.user_id not in (None, "") or creds.token not in (None, "")
-        has_ssid = creds.ssid not in (None, "")
-        if has_pair and has_ssid:
-            raise InvalidParameters("send either ssid or userId and token, not both")
-        try:
-            if has_ssid:
-                user = await self.store.session_user(
-                    hash_secret(_text(creds.ssid, "ssid")), self.now_ms()
-                )
-                if user is None:
-                    raise InvalidToken("Invalid or expired ssid")
-                return Principal(user.user_id, user.account_id, user.role)
-            if not has_pair:
-                raise InvalidToken("userId and token, or ssid, are required")
-            user_id, token = _text(creds.user_id, "userId"), _text(creds.token, "token")
-            presented = hash_secret(token)
-            key = f"{user_id}\0{presented}"
-            if (known := self._recall(key)) is not None:
-                return known
-            user = await self.store.user(user_id)
-        except StorageUnavailable as error:
-            raise DatabaseUnavailable() from error
-        # Compare even for an unknown user so timing does not tell which userIds exist.
-        stored = user.token_hash if user is not None else hash_secret(secrets.token_hex(16))
-        if not hmac.compare_digest(presented, stored) or user is None:
-            raise InvalidToken()
-        return self._remember(key, Principal(user.user_id, user.account_id, user.role))
-
-    def _recall(self, key: str) -> Principal | None:
-        hit = self._verified.get(key)
-        return hit[0] if hit is not None and hit[1] > self._clock() else None
-
-    def _remember(self, key: str, principal: Principal) -> Principal:
-        if len(self._verified) >= _AUTH_CACHE_SIZE:
-            self._verified.clear()
-        self._verified[key] = (principal, self._clock() + _AUTH_CACHE_S)
-        return principal
-
-    async def authenticate_bearer(self, token: str) -> Principal:
-        presented = hash_secret(token)
-        if (known := self._recall(presented)) is not None:
-            return known
-        try:
-            user = await self.store.user_by_token(presented)
-        except StorageUnavailable as error:
-            raise DatabaseUnavailable() from error
-        if user is None:
-            raise InvalidToken()
-        return self._remember(presented, Principal(user.user_id, user.account_id, user.role))
-
-    async def create_ssid(self, principal: Principal) -> tuple[str, int]:
-        ssid = secrets.token_urlsafe(32)
-        expires_ms = self.now_ms() + self.settings.ssid_ttl_minutes * 60_000
-        try:
-            await self.store.add_session(hash_secret(ssid), principal.user_id, expires_ms)
-        except StorageUnavailable as error:
-            raise DatabaseUnavailable() from error
-        return ssid, expires_ms
-
-    async def add_user(self, user_id: str, role: str, account_id: str | None = None) -> str:
-        """Create a user and return its token; only its hash is kept."""
-        if role not in ROLES:
-            raise InvalidParameters(f"role must be one of {', '.join(ROLES)}")
-        token = secrets.token_urlsafe(32)
-        user = User(user_id, account_id or user_id, role, hash_secret(token))
-        await self.store.add_user(user, self.now_ms())
-        return token
-
-    async def rotate_token(self, user_id: str) -> str | None:
-        """Give a user a new token (the old one stops working at once); None if no such user."""
-        token = secrets.token_urlsafe(32)
-        if not await self.store.set_token(user_id, hash_secret(token)):
-            return None
-        self._verified.clear()
-        return token
-
-    @staticmethod
-    def require(principal: Principal, role: str) -> None:
-        if principal.role != role:
-            raise PermissionDenied(f"this endpoint needs the {role} role")
+    async def _notify(self, tx: Transaction, notices: list[webhooks.Notice]) -> bool:
+        return bool(notices) and await tx.notify(notices) > 0
 
     # -- maskings ---------------------------------------------------------------------------
 
@@ -197,19 +105,21 @@ class MaskingService:
         expiry_time: object = None,
         expiry_duration: object = None,
     ) -> Masking:
-        self.require(principal, "client")
+        permit(principal, Permission.SET_MASKING)
         region = self.settings.default_region
         first, second = normalise(m1, "m1", region), normalise(m2, "m2", region)
         if first == second:
             raise SameNumbers()
-        event = _text(event_id, "eventId", _MAX_EVENT_ID) if event_id not in (None, "") else None
+        event = None
+        if event_id not in (None, ""):
+            event = text_value(event_id, "eventId", _MAX_EVENT_ID)
         now_ms = self.now_ms()
         expires_ms = expiry_for_set(expiry_time, expiry_duration, now_ms, self._rules)
         pair = pair_key(first, second)
         for _ in range(_ALLOCATION_ATTEMPTS):
             try:
                 async with self.store.transaction() as tx:
-                    await tx.release_expired(principal.account_id, pair, now_ms)
+                    lapsed = await tx.release_expired(principal.account_id, pair, now_ms)
                     existing = await tx.open_for_pair(principal.account_id, pair, now_ms)
                     if existing is not None:
                         if event is not None and existing.event_id == event:
@@ -232,7 +142,17 @@ class MaskingService:
                         now_ms,
                         expires_ms,
                     )
-                    await tx.insert(masking)
+                    # Notices are built (~16 us each) only for an account with a webhook.
+                    announced = False
+                    if await tx.insert(masking):
+                        notices = [webhooks.masking_created(masking, now_ms)]
+                        notices += [
+                            webhooks.masking_ended(m, m.expires_ms, "expired", now_ms)
+                            for m in lapsed
+                        ]
+                        announced = await self._notify(tx, notices)
+                if announced:
+                    self.on_notice()
                 log.info(
                     "masking set id=%s mask=%s parties=%s,%s",
                     masking.masking_id,
@@ -262,7 +182,7 @@ class MaskingService:
         expiry_duration: object = None,
     ) -> list[Masking]:
         """Change the end of every live masking matching all given selectors; return them."""
-        self.require(principal, "client")
+        permit(principal, Permission.SET_MASKING)
         region = self.settings.default_region
         given = {
             name: value
@@ -277,29 +197,54 @@ class MaskingService:
         did = normalise(given["mask"], "mask", region) if "mask" in given else None
         now_ms = self.now_ms()
         expires_ms = expiry_for_unset(expiry_time, expiry_duration, now_ms, self._rules)
+        new_end = max(expires_ms, now_ms)
         try:
             async with self.store.transaction() as tx:
                 found = await tx.find_open(principal.account_id, parties, did, now_ms)
                 if not found:
                     raise InvalidParameters("no active masking matches the given m1, m2 and mask")
-                reason = "unset" if expires_ms <= now_ms else "updated"
-                await tx.change_expiry([m.masking_id for m in found], expires_ms, now_ms, reason)
+                ending = expires_ms <= now_ms
+                await tx.change_expiry(
+                    [m.masking_id for m in found],
+                    expires_ms,
+                    now_ms,
+                    "unset" if ending else "updated",
+                )
+                changed = [
+                    Masking(
+                        m.masking_id,
+                        m.account_id,
+                        m.m1,
+                        m.m2,
+                        m.mask,
+                        m.event_id,
+                        m.created_ms,
+                        new_end,
+                    )
+                    for m in found
+                ]
+                announced = await tx.has_webhook(principal.account_id) and await self._notify(
+                    tx,
+                    [
+                        webhooks.masking_ended(m, now_ms, "unset", now_ms)
+                        if ending
+                        else webhooks.masking_updated(m, now_ms)
+                        for m in changed
+                    ],
+                )
         except (StorageUnavailable, WriteFailed) as error:
             raise DatabaseUnavailable() from error
-        new_end = max(expires_ms, now_ms)
+        if announced:
+            self.on_notice()
         log.info("maskings unset count=%d", len(found))
-        return [
-            Masking(
-                m.masking_id, m.account_id, m.m1, m.m2, m.mask, m.event_id, m.created_ms, new_end
-            )
-            for m in found
-        ]
+        return changed
 
     # -- calls ------------------------------------------------------------------------------
 
     async def route_call(self, principal: Principal, caller: object, mask: object) -> Route:
         """Where a call from caller to the pool number mask must go: the hot path of every call."""
-        self.require(principal, "router")
+        if principal.role != "router":
+            raise PermissionDenied("this endpoint needs the router role")
         region = self.settings.default_region
         did = normalise(mask, "mask", region)
         try:
@@ -324,15 +269,50 @@ class MaskingService:
 
     async def record_call_event(self, event: CallEvent) -> None:
         """Store one event the SIP proxy reported; storing it again changes nothing."""
+        now_ms = self.now_ms()
         try:
-            await self.store.record_call_event(event, self.now_ms())
+            async with self.store.transaction() as tx:
+                change = await tx.record_call_event(event, now_ms)
+                announced = change is not None and (
+                    change.announced
+                    and await self._notify(tx, webhooks.call_notices(change.record, now_ms))
+                )
         except (StorageUnavailable, WriteFailed) as error:
             # The event is well-formed, so a refusal is the database's state, not the event's:
             # the caller keeps it and tries again rather than dropping it.
             raise DatabaseUnavailable() from error
+        if announced:
+            self.on_notice()
 
     async def sweep(self) -> int:
+        """Close lapsed maskings; each one's masking.ended is written as the sweep notices it."""
+        now_ms = self.now_ms()
+        closed, announced = 0, False
         try:
-            return await self.store.sweep(self.now_ms())
-        except StorageUnavailable as error:
+            while True:
+                async with self.store.transaction() as tx:
+                    batch = await tx.close_lapsed(now_ms, _SWEEP_BATCH)
+                    notices = [
+                        webhooks.masking_ended(m, m.expires_ms, "expired", now_ms) for m in batch
+                    ]
+                    announced = await self._notify(tx, notices) or announced
+                    if len(batch) < _SWEEP_BATCH:
+                        await tx.drop_lapsed(now_ms)
+                closed += len(batch)
+                if len(batch) < _SWEEP_BATCH:
+                    break
+        except (StorageUnavailable, WriteFailed) as error:
             raise DatabaseUnavailable() from error
+        finally:
+            if announced:
+                self.on_notice()
+        return closed
+
+    async def remove_pool_numbers(self, numbers: list[E164], force: bool) -> int:
+        """Take numbers out of the pool; with force their live maskings end ("number removed")."""
+        now_ms = self.now_ms()
+        async with self.store.transaction() as tx:
+            removed, ended = await tx.remove_pool_numbers(numbers, now_ms, force)
+            notices = [webhooks.masking_ended(m, now_ms, "number removed", now_ms) for m in ended]
+            await self._notify(tx, notices)
+        return removed

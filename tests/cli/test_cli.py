@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 import subprocess
 import sys
@@ -11,6 +13,10 @@ import pytest
 
 from callmask.cli import main
 from callmask.config import Settings
+from callmask.domain.numbers import E164
+from callmask.domain.permissions import Permission
+from callmask.service import Credentials, MaskingService, Principal
+from callmask.storage import open_store
 
 
 @pytest.fixture
@@ -159,3 +165,103 @@ def test_sip_config_renders_from_settings_and_dev_makes_a_working_router(
     import asyncio
 
     assert asyncio.run(authenticate()) == "router"
+
+
+def test_user_add_grants_the_client_default_or_the_permissions_given(
+    cli_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out = run(cli_settings, capsys, "user", "add", "acme", "--json")
+    assert json.loads(out)["permissions"] == ["LIST_MASKING", "LIST_WEBHOOK_LOG", "SET_MASKING"]
+    _, out = run(
+        cli_settings,
+        capsys,
+        "user",
+        "add",
+        "ops",
+        "--account",
+        "acme",
+        "--permissions",
+        "list_call_log,LIST_MASKING",
+        "--json",
+    )
+    assert json.loads(out)["permissions"] == ["LIST_CALL_LOG", "LIST_MASKING"]
+    _, out = run(cli_settings, capsys, "user", "add", "sip", "--role", "router", "--json")
+    assert json.loads(out)["permissions"] == []
+    status, out = run(cli_settings, capsys, "user", "add", "x", "--permissions", "ALL")
+    assert status == 1 and "unknown permission" in out
+
+
+def test_user_grant_and_revoke_change_what_the_token_may_do(
+    cli_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out = run(cli_settings, capsys, "user", "add", "acme", "--json")
+    token = json.loads(out)["token"]
+    status, out = run(cli_settings, capsys, "user", "grant", "acme", "LIST_CALL_LOG", "--json")
+    assert status == 0 and "LIST_CALL_LOG" in json.loads(out)["permissions"]
+    status, out = run(cli_settings, capsys, "user", "revoke", "acme", "SET_MASKING", "--json")
+    assert json.loads(out)["permissions"] == ["LIST_CALL_LOG", "LIST_MASKING", "LIST_WEBHOOK_LOG"]
+
+    async def permissions() -> frozenset[Permission]:
+        store = open_store(cli_settings)
+        try:
+            service = MaskingService(store, cli_settings)
+            return (await service.authenticate(Credentials("acme", token))).permissions
+        finally:
+            await store.close()
+
+    assert Permission.SET_MASKING not in asyncio.run(permissions())
+    run(cli_settings, capsys, "user", "add", "sip", "--role", "router")
+    status, out = run(cli_settings, capsys, "user", "grant", "sip", "LIST_CALL_LOG")
+    assert status == 1 and "router" in out
+    status, out = run(cli_settings, capsys, "user", "grant", "ghost", "LIST_CALL_LOG")
+    assert status == 1 and "no user" in out
+
+
+def test_webhook_set_prints_the_secret_once_and_show_log_remove_follow(
+    cli_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(cli_settings, capsys, "user", "add", "acme")
+    run(cli_settings, capsys, "user", "add", "acme-ops", "--account", "acme")
+    url = "https://hooks.example.com/callmask"
+    status, out = run(cli_settings, capsys, "webhook", "set", "--user", "acme-ops", url, "--json")
+    created = json.loads(out)
+    assert status == 0 and created["account"] == "acme" and created["secret"].startswith("whsec_")
+    status, out = run(cli_settings, capsys, "webhook", "show", "--user", "acme", "--json")
+    shown = json.loads(out)
+    assert shown == {
+        "account": "acme",
+        "url": url,
+        "notices": {"pending": 0, "delivered": 0, "failed": 0},
+    }
+    assert created["secret"] not in out
+    status, out = run(cli_settings, capsys, "webhook", "log", "--user", "acme")
+    assert status == 0 and "no deliveries yet" in out
+    status, out = run(cli_settings, capsys, "webhook", "set", "--user", "acme", "ftp://x")
+    assert status == 1 and "http" in out
+    assert run(cli_settings, capsys, "webhook", "remove", "--user", "acme")[0] == 0
+    status, out = run(cli_settings, capsys, "webhook", "remove", "--user", "acme")
+    assert status == 1 and "no webhook" in out
+
+
+def test_purge_deletes_past_retention_and_can_be_turned_off(
+    cli_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def old_masking() -> None:
+        store = open_store(cli_settings)
+        try:
+            await store.migrate()
+            service = MaskingService(store, cli_settings, clock=lambda: 1_700_000_000.0)
+            await service.add_user("acme", "client")
+            await store.add_pool_numbers("acme", [E164("+918040000000")], 0)
+            who = Principal("acme", "acme", "client")
+            await service.set_masking(who, "+919876543210", "+919812345678")
+            await service.unset_masking(who, m1="+919876543210")
+        finally:
+            await store.close()
+
+    asyncio.run(old_masking())
+    status, out = run(cli_settings, capsys, "purge", "--json")
+    assert status == 0 and json.loads(out)["maskings"] == 1
+    off = dataclasses.replace(cli_settings, retention_days=0)
+    status, out = run(off, capsys, "purge")
+    assert status == 0 and "retention is off" in out

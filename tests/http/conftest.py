@@ -10,6 +10,8 @@ from contextlib import closing, contextmanager
 import httpx
 import pytest
 
+from callmask.domain.calls import CallEvent
+from callmask.domain.permissions import Permission
 from callmask.service import MaskingService
 from callmask.storage.sqlite import SqliteStore, path_from_url
 from tests.conftest import EPOCH, POOL, Live
@@ -18,6 +20,10 @@ SET = "/api/v2/Masking/set"
 UNSET = "/api/v2/Masking/unset"
 ROUTE = "/api/v2/Masking/route"
 SSID = "/api/v2/auth/ssid"
+MASKLIST = "/api/v2/callreport/masklist/"
+MASKING_GET = "/api/v2/Masking/get"
+MASKING_LIST = "/api/v2/Masking/list"
+DELIVERIES = "/api/v2/webhooks/deliveries"
 
 NOW = int(EPOCH)  # the seeded clock, in Unix seconds
 
@@ -86,3 +92,42 @@ def other_token(live: Live) -> str:
             await store.close()
 
     return asyncio.run(add())
+
+
+def add_user(live: Live, user_id: str, account: str, *permissions: Permission) -> str:
+    """A client user of an account with exactly these permissions; its token."""
+
+    async def add() -> str:
+        store = SqliteStore.from_url(live.settings.database_url)
+        try:
+            service = MaskingService(store, live.settings, live.clock)
+            return await service.add_user(user_id, "client", account, frozenset(permissions))
+        finally:
+            await store.close()
+
+    return asyncio.run(add())
+
+
+@pytest.fixture
+def analyst(live: Live) -> str:
+    """A user of account acme who may read the call log and maskings, but not set them."""
+    return add_user(live, "acme-ops", "acme", Permission.LIST_CALL_LOG, Permission.LIST_MASKING)
+
+
+def as_analyst(live: Live, token: str, path: str, **params: object) -> dict[str, object]:
+    return post_as(live, path, token, "acme-ops", **params)
+
+
+def record_calls(live: Live, *events: CallEvent) -> None:
+    """Call events as the SIP proxy's consumer stores them, through a second connection."""
+
+    async def store_them() -> None:
+        store = SqliteStore.from_url(live.settings.database_url)
+        try:
+            service = MaskingService(store, live.settings, live.clock)
+            for event in events:
+                await service.record_call_event(event)
+        finally:
+            await store.close()
+
+    asyncio.run(store_them())

@@ -47,6 +47,11 @@ async def _masking(store: Store, event_id: str | None = "order-7") -> None:
         await tx.insert(Masking("mk-1", "acme", A, B, X, event_id, NOW, NOW + 3_600_000))
 
 
+async def _store(store: Store, event: CallEvent, now_ms: int) -> None:
+    async with store.transaction() as tx:
+        await tx.record_call_event(event, now_ms)
+
+
 async def _record(store: Store, call_id: str = "call-1") -> CallRecord:
     record = await store.call(call_id)
     assert record is not None
@@ -59,7 +64,7 @@ def _without_time(record: CallRecord) -> CallRecord:
 
 async def test_start_opens_a_ringing_record_linked_to_its_masking(store: Store) -> None:
     await _masking(store)
-    await store.record_call_event(START, NOW + 5)
+    await _store(store, START, NOW + 5)
     assert await _record(store) == CallRecord(
         "call-1", "acme", "mk-1", "order-7", X, A, B, T0, None, None, None, None, "ringing", NOW + 5
     )
@@ -67,35 +72,35 @@ async def test_start_opens_a_ringing_record_linked_to_its_masking(store: Store) 
 
 async def test_start_for_a_masking_without_event_id_links_the_account_only(store: Store) -> None:
     await _masking(store, event_id=None)
-    await store.record_call_event(START, NOW)
+    await _store(store, START, NOW)
     record = await _record(store)
     assert (record.account_id, record.masking_id, record.event_id) == ("acme", "mk-1", None)
 
 
 async def test_start_naming_an_unknown_masking_is_stored_without_an_account(store: Store) -> None:
-    await store.record_call_event(START, NOW)
+    await _store(store, START, NOW)
     record = await _record(store)
     assert (record.account_id, record.masking_id, record.outcome) == (None, "mk-1", "ringing")
 
 
 async def test_start_answer_end_in_order_make_a_completed_call(store: Store) -> None:
     await _masking(store)
-    await store.record_call_event(START, NOW + 1)
-    await store.record_call_event(ANSWER, NOW + 2)
+    await _store(store, START, NOW + 1)
+    await _store(store, ANSWER, NOW + 2)
     answered = await _record(store)
     assert (answered.outcome, answered.sip_status, answered.answered_ms) == (
         "answered",
         200,
         T0 + 3_000,
     )
-    await store.record_call_event(END, NOW + 3)
+    await _store(store, END, NOW + 3)
     assert await _record(store) == dataclasses.replace(COMPLETED, updated_ms=NOW + 3)
 
 
 async def test_failed_call_keeps_its_status_end_time_and_no_talk_time(store: Store) -> None:
     await _masking(store)
-    await store.record_call_event(START, NOW)
-    await store.record_call_event(BUSY, NOW)
+    await _store(store, START, NOW)
+    await _store(store, BUSY, NOW)
     record = await _record(store)
     assert (record.outcome, record.sip_status, record.ended_ms, record.duration_s) == (
         "failed",
@@ -108,19 +113,19 @@ async def test_failed_call_keeps_its_status_end_time_and_no_talk_time(store: Sto
 
 async def test_end_before_start_still_makes_the_whole_completed_record(store: Store) -> None:
     await _masking(store)
-    await store.record_call_event(END, NOW)
+    await _store(store, END, NOW)
     early = await _record(store)
     assert (early.outcome, early.account_id, early.started_ms) == ("completed", None, None)
-    await store.record_call_event(START, NOW)
-    await store.record_call_event(ANSWER, NOW)
+    await _store(store, START, NOW)
+    await _store(store, ANSWER, NOW)
     assert _without_time(await _record(store)) == COMPLETED
 
 
 async def test_answer_after_end_fills_answered_time_and_keeps_completed(store: Store) -> None:
     await _masking(store)
-    await store.record_call_event(START, NOW)
-    await store.record_call_event(END, NOW)
-    await store.record_call_event(ANSWER, NOW)
+    await _store(store, START, NOW)
+    await _store(store, END, NOW)
+    await _store(store, ANSWER, NOW)
     record = await _record(store)
     assert (record.outcome, record.answered_ms, record.duration_s) == (
         "completed",
@@ -132,27 +137,27 @@ async def test_answer_after_end_fills_answered_time_and_keeps_completed(store: S
 async def test_replaying_an_event_changes_nothing_not_even_updated_ms(store: Store) -> None:
     await _masking(store)
     for event in (START, ANSWER, END):
-        await store.record_call_event(event, NOW + 10)
+        await _store(store, event, NOW + 10)
     stored = await _record(store)
     for event in (START, ANSWER, END, END, START):
-        await store.record_call_event(event, NOW + 99_000)
+        await _store(store, event, NOW + 99_000)
     assert await _record(store) == stored
 
 
 async def test_a_new_fact_moves_updated_ms(store: Store) -> None:
-    await store.record_call_event(START, NOW + 10)
-    await store.record_call_event(ANSWER, NOW + 20)
+    await _store(store, START, NOW + 10)
+    await _store(store, ANSWER, NOW + 20)
     assert (await _record(store)).updated_ms == NOW + 20
 
 
 async def test_a_later_event_never_overwrites_what_an_earlier_one_set(store: Store) -> None:
     await _masking(store)
-    await store.record_call_event(START, NOW)
-    await store.record_call_event(END, NOW)
+    await _store(store, START, NOW)
+    await _store(store, END, NOW)
     other_start = dataclasses.replace(START, ts_ms=T0 + 9, caller=B, callee=A, mask=E164("+1"))
     other_end = dataclasses.replace(END, ts_ms=T0 + 99_000, duration_s=97)
-    await store.record_call_event(other_start, NOW + 1)
-    await store.record_call_event(other_end, NOW + 1)
+    await _store(store, other_start, NOW + 1)
+    await _store(store, other_end, NOW + 1)
     record = await _record(store)
     assert (record.started_ms, record.caller, record.callee, record.mask) == (T0, A, B, X)
     assert (record.ended_ms, record.duration_s) == (T0 + 45_000, 42)
@@ -163,7 +168,7 @@ async def test_every_arrival_order_of_a_call_gives_the_same_record(store: Store)
     for number, order in enumerate(permutations((START, ANSWER, END, END))):
         call_id = f"call-{number}"
         for event in order:
-            await store.record_call_event(dataclasses.replace(event, call_id=call_id), NOW)
+            await _store(store, dataclasses.replace(event, call_id=call_id), NOW)
         record = await _record(store, call_id)
         assert _without_time(record) == dataclasses.replace(COMPLETED, call_id=call_id), order
 
@@ -186,11 +191,11 @@ async def test_outcome_follows_the_highest_ranked_event_whatever_the_order(
     for number, order in enumerate((events, tuple(reversed(events)))):
         call_id = f"call-{number}"
         for event in order:
-            await store.record_call_event(dataclasses.replace(event, call_id=call_id), NOW)
+            await _store(store, dataclasses.replace(event, call_id=call_id), NOW)
         record = await _record(store, call_id)
         assert (record.outcome, record.sip_status) == (outcome, sip_status), order
 
 
 async def test_an_unknown_call_has_no_record(store: Store) -> None:
-    await store.record_call_event(START, NOW)
+    await _store(store, START, NOW)
     assert await store.call("call-2") is None

@@ -113,14 +113,21 @@ async def test_find_open_combines_selectors_with_and(store: Store) -> None:
         assert await tx.find_open("other", (A,), None, NOW) == []
 
 
+async def _sweep(store: Store, now_ms: int) -> list[Masking]:
+    async with store.transaction() as tx:
+        closed = await tx.close_lapsed(now_ms, 100)
+        await tx.drop_lapsed(now_ms)
+    return closed
+
+
 async def test_sweep_closes_lapsed_maskings_and_drops_their_claims(
     store: Store, tmp_path: object
 ) -> None:
     await _pool(store, X)
     async with store.transaction() as tx:
         await tx.insert(_masking("m1", A, B, X, expires=NOW + 1000))
-    assert await store.sweep(NOW + 999) == 0
-    assert await store.sweep(NOW + 1000) == 1
+    assert await _sweep(store, NOW + 999) == []
+    assert [m.masking_id for m in await _sweep(store, NOW + 1000)] == ["m1"]
     pool = await store.pool("acme", NOW)
     assert [(p.number, p.active_maskings) for p in pool] == [(X, 0)]
 
@@ -139,8 +146,11 @@ async def test_removing_a_number_with_live_maskings_needs_force(store: Store) ->
     async with store.transaction() as tx:
         await tx.insert(_masking("m1", A, B, X))
     with pytest.raises(WriteFailed):
-        await store.remove_pool_numbers([X], NOW, force=False)
-    assert await store.remove_pool_numbers([X], NOW, force=True) == 1
+        async with store.transaction() as tx:
+            await tx.remove_pool_numbers([X], NOW, force=False)
+    async with store.transaction() as tx:
+        removed, ended = await tx.remove_pool_numbers([X], NOW, force=True)
+    assert (removed, [m.masking_id for m in ended]) == (1, ["m1"])
     assert await store.route(X, A, NOW) is None
 
 

@@ -7,11 +7,14 @@ call that scanned would slow down with history. The planner's own words are the 
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 
 import pytest
 
+from callmask.domain.reports import CallQuery, Cursor, MaskingQuery, Page
 from callmask.storage import sql
 from callmask.storage.migrations import migrations
+from callmask.storage.reports import call_statement, masking_statement
 
 
 @pytest.fixture(scope="module")
@@ -56,3 +59,41 @@ def test_hot_statement_uses_indexes(
     if name == "first free":
         # Walking the pool in index order lets LIMIT 1 stop after deg(m1) + deg(m2) numbers.
         assert "TEMP B-TREE" not in text, text
+
+
+_WINDOW = CallQuery("acme", 0, 10, Page(100, Cursor(5, "c")))
+_MASKINGS = MaskingQuery("acme", 0, Page(100, Cursor(5, "m")), created_from_ms=1)
+
+
+@pytest.mark.parametrize(
+    ("query", "index", "sorted_"),
+    [
+        # Report order straight from an index: no sort, however many calls match.
+        (_WINDOW, "calls_account_started (account_id=? AND started_ms>?", False),
+        (replace(_WINDOW, page=Page(9, descending=False)), "calls_account_started", False),
+        (replace(_WINDOW, statuses=("failed",), min_duration_s=5), "calls_account_started", False),
+        (replace(_WINDOW, mask="+91804"), "calls_account_mask (account_id=? AND mask=?", False),
+        (replace(_WINDOW, party="+91987"), "calls_account_caller (account_id=? AND caller=?", True),
+        (replace(_WINDOW, party="+91987"), "calls_account_callee (account_id=? AND callee=?", True),
+        (_MASKINGS, "maskings_account_created (account_id=? AND created_ms>?", False),
+        (replace(_MASKINGS, event_id="o-1"), "maskings_account_event (account_id=? AND ", False),
+        # Few matches: found by their own index, then sorted.
+        (replace(_WINDOW, masking_id="mk"), "calls_account_masking (account_id=? AND ", True),
+        (replace(_WINDOW, event_id="o-1"), "calls_account_masking (account_id=? AND ", True),
+        (replace(_MASKINGS, party="+91987"), "maskings_pair_history (account_id=? AND ", True),
+        (replace(_MASKINGS, party="+91987"), "maskings_account_hi (account_id=? AND ", True),
+        (replace(_MASKINGS, mask="+91804"), "maskings_mask_m1 (mask=?)", True),
+        (replace(_MASKINGS, masking_id="mk"), "sqlite_autoindex_maskings_1 (masking_id=?)", False),
+    ],
+)
+def test_report_pages_use_their_filters_index(
+    conn: sqlite3.Connection, query: CallQuery | MaskingQuery, index: str, sorted_: bool
+) -> None:
+    # Without statistics (callmask never runs ANALYZE) a wrong pick would walk the account.
+    statement, args = (
+        call_statement(query) if isinstance(query, CallQuery) else masking_statement(query)
+    )
+    text = plan(conn, statement, args)
+    assert f"USING INDEX {index}" in text or f"USING COVERING INDEX {index}" in text, text
+    assert "SCAN calls" not in text and "SCAN maskings" not in text, text
+    assert ("TEMP B-TREE" in text) == sorted_, text

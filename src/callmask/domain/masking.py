@@ -38,6 +38,23 @@ class Masking:
 
 
 @dataclass(frozen=True, slots=True)
+class MaskingRecord:
+    """A masking as the history keeps it: live, or ended when and why."""
+
+    masking: Masking
+    ended_ms: int | None = None
+    end_reason: str | None = None
+
+    def ended(self, now_ms: int) -> tuple[int, str] | None:
+        """(when, why) it ended; a lapsed masking ended at its expiry even if not yet swept."""
+        if self.ended_ms is not None:
+            return self.ended_ms, self.end_reason or "expired"
+        if self.masking.expires_ms <= now_ms:
+            return self.masking.expires_ms, "expired"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
 class ExpiryRules:
     default_minutes: int
     max_minutes: int

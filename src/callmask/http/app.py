@@ -15,7 +15,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from callmask import retention
 from callmask.config import Settings
+from callmask.delivery import Deliverer
 from callmask.domain.errors import (
     InvalidParameters,
     MaskingError,
@@ -25,9 +27,12 @@ from callmask.domain.masking import Masking
 from callmask.events import CallEventConsumer
 from callmask.http import envelope
 from callmask.http.body import parameters
-from callmask.service import Credentials, MaskingService, Principal
+from callmask.http.reports import ReportApi, principal_of
+from callmask.reports import Reports
+from callmask.service import MaskingService, Principal
 from callmask.storage import open_store
 from callmask.storage.base import Store
+from callmask.webhooks import Webhooks
 
 log = logging.getLogger("callmask.http")
 
@@ -66,9 +71,7 @@ class Api:
         self.limit = settings.max_body_bytes
 
     async def _principal(self, params: dict[str, Any]) -> Principal:
-        return await self.service.authenticate(
-            Credentials(params.get("userId"), params.get("token"), params.get("ssid"))
-        )
+        return await principal_of(self.service, params)
 
     async def set(self, request: Request) -> Response:
         params = await parameters(request, self.limit)
@@ -161,15 +164,28 @@ async def _crash(request: Request, exc: Exception) -> Response:
     return envelope.error(SomethingWentWrong(), http_status=500)
 
 
-async def _sweep_forever(service: MaskingService, every_s: float) -> None:
+async def _sweep_forever(service: MaskingService, settings: Settings) -> None:
+    """Close lapsed maskings every sweep interval; purge past retention every purge interval."""
+    last_purge = time.monotonic()
     while True:
-        await asyncio.sleep(every_s)
+        await asyncio.sleep(settings.sweep_interval_seconds)
         try:
             closed = await service.sweep()
             if closed:
                 log.info("sweeper closed %d lapsed maskings", closed)
         except Exception as error:
             log.warning("sweep failed: %s", type(error).__name__)
+        if settings.retention_days and (
+            time.monotonic() - last_purge >= settings.purge_interval_seconds
+        ):
+            last_purge = time.monotonic()
+            try:
+                cutoff = retention.cutoff_ms(service.now_ms(), settings.retention_days)
+                purged = await retention.purge(service.store, cutoff)
+                if purged.total:
+                    log.info("purged past retention: %s", purged)
+            except Exception as error:
+                log.warning("purge failed: %s", type(error).__name__)
 
 
 def create_app(
@@ -178,11 +194,11 @@ def create_app(
     store_factory: Callable[[Settings], Store] = open_store,
 ) -> Starlette:
     """The ASGI app; the store is opened at start-up and closed at shutdown."""
-    holder: dict[str, Api] = {}
+    holder: dict[str, Api | ReportApi] = {}
 
-    def bound(name: str) -> Endpoint:
+    def bound(owner: str, name: str) -> Endpoint:
         async def call(request: Request) -> Response:
-            handler: Endpoint = getattr(holder["api"], name)
+            handler: Endpoint = getattr(holder[owner], name)
             return await handler(request)
 
         return _guarded(call)
@@ -194,12 +210,19 @@ def create_app(
         if applied:
             log.info("applied migrations %s", applied)
         service = MaskingService(store, settings, clock)
+        webhooks = Webhooks(store, settings, clock)
         holder["api"] = Api(service, settings)
+        holder["reports"] = ReportApi(
+            service, Reports(store, settings, clock), webhooks, settings.max_body_bytes
+        )
         consumer = None
         if settings.events_redis_url:
             consumer = CallEventConsumer(service, settings.events_redis_url, settings.events_queue)
             consumer.start()
-        sweeper = asyncio.create_task(_sweep_forever(service, settings.sweep_interval_seconds))
+        deliverer = Deliverer(webhooks, settings.webhook_poll_seconds)
+        service.on_notice = deliverer.wake
+        deliverer.start()
+        sweeper = asyncio.create_task(_sweep_forever(service, settings))
         try:
             yield
         finally:
@@ -208,17 +231,22 @@ def create_app(
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
+            await deliverer.stop()
             await store.close()
 
     prefix = "/api/v2"
     routes = []
-    for path, name, methods in (
-        ("/Masking/set", "set", ["POST"]),
-        ("/Masking/unset", "unset", ["POST"]),
-        ("/Masking/route", "route", ["GET", "POST"]),
-        ("/auth/ssid", "ssid", ["POST"]),
+    for path, owner, name, methods in (
+        ("/Masking/set", "api", "set", ["POST"]),
+        ("/Masking/unset", "api", "unset", ["POST"]),
+        ("/Masking/route", "api", "route", ["GET", "POST"]),
+        ("/Masking/get", "reports", "masking_get", ["POST"]),
+        ("/Masking/list", "reports", "masking_list", ["POST"]),
+        ("/callreport/masklist", "reports", "masklist", ["POST"]),
+        ("/webhooks/deliveries", "reports", "deliveries", ["POST"]),
+        ("/auth/ssid", "api", "ssid", ["POST"]),
     ):
-        endpoint = bound(name)
+        endpoint = bound(owner, name)
         for variant in (prefix + path, prefix + path + "/"):
             routes.append(Route(variant, endpoint, methods=methods))
             routes.append(Route(variant, _preflight, methods=["OPTIONS"]))

@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from callmask.domain.calls import CallEvent, CallRecord
-from callmask.domain.masking import Masking
+from callmask.domain.masking import Masking, MaskingRecord
 from callmask.domain.numbers import E164
+from callmask.domain.permissions import Permission
+from callmask.domain.reports import CallQuery, MaskingQuery
+from callmask.domain.webhooks import Delivery, DeliveryQuery, Notice
 
 
 class StorageError(Exception):
@@ -37,6 +40,7 @@ class User:
     account_id: str
     role: str
     token_hash: str
+    permissions: frozenset[Permission] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +50,79 @@ class PoolNumber:
     active_maskings: int
 
 
+@dataclass(frozen=True, slots=True)
+class CallChange:
+    """A call record as an event left it, and whether its account takes webhooks."""
+
+    record: CallRecord
+    announced: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    account_id: str
+    url: str
+    secret: str
+    created_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A notice leased for one delivery attempt, with where and how to send it."""
+
+    seq: int
+    event_id: str
+    account_id: str
+    kind: str
+    body: str
+    attempt: int
+    url: str
+    secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """How one delivery attempt went and what comes next (next_attempt_ms for a retry).
+
+    postpone_until: the receiver looked down, so the account's other pending notices wait
+    until then too rather than each being tried against it.
+    """
+
+    claimed: Claimed
+    attempted_ms: int
+    http_status: int | None
+    error: str | None
+    duration_ms: int
+    outcome: str
+    next_attempt_ms: int
+    postpone_until: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Purged:
+    maskings: int = 0
+    calls: int = 0
+    notices: int = 0
+    deliveries: int = 0
+
+    def __add__(self, other: Purged) -> Purged:
+        return Purged(
+            self.maskings + other.maskings,
+            self.calls + other.calls,
+            self.notices + other.notices,
+            self.deliveries + other.deliveries,
+        )
+
+    @property
+    def total(self) -> int:
+        return self.maskings + self.calls + self.notices + self.deliveries
+
+
 class Transaction(Protocol):
-    async def release_expired(self, account_id: str, pair: tuple[E164, E164], now_ms: int) -> None:
-        """Close the pair's lapsed masking and drop both parties' lapsed claims."""
+    async def release_expired(
+        self, account_id: str, pair: tuple[E164, E164], now_ms: int
+    ) -> list[Masking]:
+        """Close the pair's lapsed masking and drop both parties' lapsed claims; return it."""
 
     async def open_for_pair(
         self, account_id: str, pair: tuple[E164, E164], now_ms: int
@@ -64,8 +138,11 @@ class Transaction(Protocol):
     ) -> E164 | None:
         """The lowest pool number of the account that neither party holds a live claim on."""
 
-    async def insert(self, masking: Masking) -> None:
-        """Write the masking and one claim per party; raise PairTaken, ClaimTaken or WriteFailed."""
+    async def insert(self, masking: Masking) -> bool:
+        """Write the masking and one claim per party; raise PairTaken, ClaimTaken or WriteFailed.
+
+        Return whether the masking's account has a webhook.
+        """
 
     async def find_open(
         self,
@@ -80,6 +157,31 @@ class Transaction(Protocol):
         self, masking_ids: list[str], expires_ms: int, now_ms: int, reason: str
     ) -> None:
         """Move the end of these maskings; at or before now_ms they end and free their claims."""
+
+    async def close_lapsed(self, now_ms: int, limit: int) -> list[Masking]:
+        """Close up to limit lapsed maskings (dropping their claims); return them."""
+
+    async def drop_lapsed(self, now_ms: int) -> None:
+        """Drop lapsed claims and sessions."""
+
+    async def record_call_event(self, event: CallEvent, now_ms: int) -> CallChange | None:
+        """Merge one event into its call's record, in one statement, whatever the arrival order.
+
+        No event erases what another one set, and storing an event twice changes nothing
+        (updated_ms included) and returns None, so a queue may deliver it again or to two
+        consumers.
+        """
+
+    async def remove_pool_numbers(
+        self, numbers: list[E164], now_ms: int, force: bool
+    ) -> tuple[int, list[Masking]]:
+        """Remove numbers; with force, end their live maskings (returned). Else WriteFailed."""
+
+    async def has_webhook(self, account_id: str) -> bool:
+        """Whether the account's changes are announced (so notices are worth building)."""
+
+    async def notify(self, notices: list[Notice]) -> int:
+        """Store notices for accounts that have a webhook, once per dedup key; return how many."""
 
 
 class Store(Protocol):
@@ -104,6 +206,9 @@ class Store(Protocol):
     async def set_token(self, user_id: str, token_hash: str) -> bool:
         """Replace a user's token; False when there is no such user."""
 
+    async def set_permissions(self, user_id: str, permissions: frozenset[Permission]) -> bool:
+        """Replace a user's permissions; False when there is no such user."""
+
     async def add_session(self, ssid_hash: str, user_id: str, expires_ms: int) -> None: ...
 
     async def add_pool_numbers(self, account_id: str, numbers: list[E164], now_ms: int) -> int:
@@ -111,19 +216,34 @@ class Store(Protocol):
 
     async def pool(self, account_id: str | None, now_ms: int) -> list[PoolNumber]: ...
 
-    async def remove_pool_numbers(self, numbers: list[E164], now_ms: int, force: bool) -> int: ...
-
-    async def sweep(self, now_ms: int) -> int:
-        """Close every lapsed masking and drop its claims; return how many were closed."""
-
-    async def record_call_event(self, event: CallEvent, now_ms: int) -> None:
-        """Merge one event into its call's record, in one statement, whatever the arrival order.
-
-        No event erases what another one set, and storing an event twice changes nothing
-        (updated_ms included), so a queue may deliver it again or to two consumers.
-        """
-
     async def call(self, call_id: str) -> CallRecord | None: ...
+
+    async def calls_page(self, query: CallQuery) -> list[CallRecord]:
+        """The report: up to query.page.limit calls in the page's order."""
+
+    async def maskings_page(self, query: MaskingQuery) -> list[MaskingRecord]: ...
+
+    async def set_webhook(self, webhook: Webhook) -> None:
+        """Create or replace the account's webhook (pending notices go to the new URL)."""
+
+    async def webhook(self, account_id: str) -> Webhook | None: ...
+
+    async def remove_webhook(self, account_id: str) -> bool:
+        """Remove it and fail its pending notices; False when there was none."""
+
+    async def outbox_counts(self, account_id: str) -> dict[str, int]:
+        """How many of the account's notices are pending, delivered and failed."""
+
+    async def claim_notices(self, now_ms: int, lease_ms: int, limit: int) -> list[Claimed]:
+        """Lease up to limit due notices for one attempt each (several processes share them)."""
+
+    async def finish_attempt(self, attempt: Attempt) -> None:
+        """Record the attempt in the delivery log and move its notice on."""
+
+    async def deliveries(self, query: DeliveryQuery) -> list[Delivery]: ...
+
+    async def purge_step(self, cutoff_ms: int, limit: int) -> Purged:
+        """Delete up to limit rows older than cutoff_ms of each kind, in one short transaction."""
 
     async def migrate(self) -> list[int]:
         """Apply pending schema migrations; return the versions applied."""

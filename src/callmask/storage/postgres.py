@@ -10,7 +10,7 @@ quickly instead of hanging, and the pool reconnects by itself when it returns.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from functools import cache
 from typing import Any
@@ -18,16 +18,24 @@ from typing import Any
 import asyncpg
 
 from callmask.domain.calls import CallEvent, CallRecord
-from callmask.domain.masking import Masking
+from callmask.domain.masking import Masking, MaskingRecord
 from callmask.domain.numbers import E164
-from callmask.storage import sql
+from callmask.domain.permissions import Permission, loaded, stored
+from callmask.domain.reports import CallQuery, MaskingQuery
+from callmask.domain.webhooks import Delivery, DeliveryQuery, Notice
+from callmask.storage import outbox, reports, retention, sql
 from callmask.storage.base import (
+    Attempt,
+    CallChange,
+    Claimed,
     ClaimTaken,
     PairTaken,
     PoolNumber,
+    Purged,
     StorageError,
     StorageUnavailable,
     User,
+    Webhook,
     WriteFailed,
 )
 from callmask.storage.migrations import migrations
@@ -75,16 +83,37 @@ async def _reset(conn: asyncpg.Connection) -> None:
         await conn.execute("ROLLBACK")
 
 
+def _changed(status: str) -> int:
+    """Rows a command changed, from its status tag ("UPDATE 3", "INSERT 0 1")."""
+    last = status.rsplit(" ", 1)[-1]
+    return int(last) if last.isdigit() else 0
+
+
 class PostgresTransaction:
+    """A transaction's statements on its connection; also the executor for reads on one."""
+
+    dialect = "postgresql"
+
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
     async def _one(self, statement: str, *args: object) -> Any:
         return await self._conn.fetchrow(_pg(statement), *args)
 
-    async def release_expired(self, account_id: str, pair: tuple[E164, E164], now_ms: int) -> None:
-        await self._conn.execute(_pg(sql.CLOSE_LAPSED_PAIR), account_id, *pair, now_ms)
+    async def fetch(self, statement: str, *args: object) -> list[Sequence[Any]]:
+        async with _translated():
+            return list(await self._conn.fetch(_pg(statement), *args))
+
+    async def execute(self, statement: str, *args: object) -> int:
+        async with _translated():
+            return _changed(await self._conn.execute(_pg(statement), *args))
+
+    async def release_expired(
+        self, account_id: str, pair: tuple[E164, E164], now_ms: int
+    ) -> list[Masking]:
+        rows = await self._conn.fetch(_pg(sql.CLOSE_LAPSED_PAIR), account_id, *pair, now_ms)
         await self._conn.execute(_pg(sql.DROP_LAPSED_CLAIMS), *pair, now_ms)
+        return [Masking(*row) for row in rows]
 
     async def open_for_pair(
         self, account_id: str, pair: tuple[E164, E164], now_ms: int
@@ -105,11 +134,11 @@ class PostgresTransaction:
         row = await self._one(sql.FIRST_FREE, account_id, pair[0], now_ms, pair[1], now_ms)
         return None if row is None else E164(row[0])
 
-    async def insert(self, masking: Masking) -> None:
+    async def insert(self, masking: Masking) -> bool:
         lo, hi = sorted((masking.m1, masking.m2))
         m = masking
         async with _translated():
-            await self._conn.execute(
+            announced = await self._conn.fetchval(
                 _pg(sql.INSERT_MASKING),
                 m.masking_id,
                 m.account_id,
@@ -126,6 +155,7 @@ class PostgresTransaction:
                 _pg(sql.INSERT_CLAIM),
                 [(m.mask, party, m.masking_id, m.expires_ms) for party in (m.m1, m.m2)],
             )
+        return bool(announced)
 
     async def find_open(
         self,
@@ -150,6 +180,48 @@ class PostgresTransaction:
             moves = [(expires_ms, mid) for mid in masking_ids]
             await self._conn.executemany(_pg(sql.MOVE_MASKING_END), moves)
             await self._conn.executemany(_pg(sql.MOVE_CLAIMS_END), moves)
+
+    async def close_lapsed(self, now_ms: int, limit: int) -> list[Masking]:
+        rows = await self._conn.fetch(_pg(sql.CLOSE_LAPSED_BATCH), now_ms, limit, now_ms)
+        return [Masking(*row) for row in rows]
+
+    async def drop_lapsed(self, now_ms: int) -> None:
+        await self._conn.execute(_pg(sql.DROP_ALL_LAPSED_CLAIMS), now_ms)
+        await self._conn.execute(_pg(sql.DROP_LAPSED_SESSIONS), now_ms)
+
+    async def record_call_event(self, event: CallEvent, now_ms: int) -> CallChange | None:
+        row = await self._one(sql.UPSERT_CALL_RETURNING, *sql.call_row(event, now_ms))
+        return None if row is None else CallChange(CallRecord(*row[:-1]), bool(row[-1]))
+
+    async def remove_pool_numbers(
+        self, numbers: list[E164], now_ms: int, force: bool
+    ) -> tuple[int, list[Masking]]:
+        live = await self._conn.fetchval(
+            "SELECT count(DISTINCT masking_id) FROM claims WHERE mask = ANY($1::text[])"
+            " AND expires_ms > $2",
+            numbers,
+            now_ms,
+        )
+        if live and not force:
+            raise WriteFailed(f"{live} live maskings use these numbers; use --force")
+        ended = await self._conn.fetch(
+            "UPDATE maskings SET ended_ms = $1, end_reason = 'number removed'"
+            " WHERE ended_ms IS NULL AND masking_id IN (SELECT masking_id FROM claims"
+            f" WHERE mask = ANY($2::text[]) AND expires_ms > $1) RETURNING {sql.MASKING_COLUMNS}",
+            now_ms,
+            numbers,
+        )
+        await self._conn.execute("DELETE FROM claims WHERE mask = ANY($1::text[])", numbers)
+        status = await self._conn.execute(
+            "DELETE FROM pool_numbers WHERE number = ANY($1::text[])", numbers
+        )
+        return _changed(status), [Masking(*row) for row in ended]
+
+    async def has_webhook(self, account_id: str) -> bool:
+        return await outbox.has_webhook(self, account_id)
+
+    async def notify(self, notices: list[Notice]) -> int:
+        return await outbox.notify(self, notices)
 
 
 class PostgresStore:
@@ -188,6 +260,18 @@ class PostgresStore:
         async with self._connection() as conn, conn.transaction():
             yield PostgresTransaction(conn)
 
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[PostgresTransaction]:
+        """A read-only transaction planned for its actual parameters.
+
+        Report statements differ in selectivity by orders of magnitude between one party and a
+        whole busy account; a generic plan chosen for one would be wrong for the other, and
+        planning costs little next to them.
+        """
+        async with self._connection() as conn, conn.transaction(readonly=True):
+            await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+            yield PostgresTransaction(conn)
+
     async def _row(self, statement: str, *args: object) -> Any:
         async with self._connection() as conn:
             return await conn.fetchrow(_pg(statement), *args)
@@ -206,15 +290,15 @@ class PostgresStore:
 
     async def user(self, user_id: str) -> User | None:
         row = await self._row(sql.USER, user_id)
-        return None if row is None else User(*row)
+        return None if row is None else _user(row)
 
     async def user_by_token(self, token_hash: str) -> User | None:
         row = await self._row(sql.USER_BY_TOKEN, token_hash)
-        return None if row is None else User(*row)
+        return None if row is None else _user(row)
 
     async def session_user(self, ssid_hash: str, now_ms: int) -> User | None:
         row = await self._row(sql.SESSION_USER, ssid_hash, now_ms)
-        return None if row is None else User(*row)
+        return None if row is None else _user(row)
 
     async def add_user(self, user: User, now_ms: int) -> None:
         async with self._connection() as conn:
@@ -224,12 +308,18 @@ class PostgresStore:
                 user.account_id,
                 user.role,
                 user.token_hash,
+                stored(user.permissions),
                 now_ms,
             )
 
     async def set_token(self, user_id: str, token_hash: str) -> bool:
         async with self._connection() as conn:
             status = await conn.execute(_pg(sql.SET_TOKEN), token_hash, user_id)
+            return bool(status == "UPDATE 1")
+
+    async def set_permissions(self, user_id: str, permissions: frozenset[Permission]) -> bool:
+        async with self._connection() as conn:
+            status = await conn.execute(_pg(sql.SET_PERMISSIONS), stored(permissions), user_id)
             return bool(status == "UPDATE 1")
 
     async def add_session(self, ssid_hash: str, user_id: str, expires_ms: int) -> None:
@@ -264,39 +354,49 @@ class PostgresStore:
             )
         return [PoolNumber(E164(row[0]), row[1], row[2]) for row in rows]
 
-    async def remove_pool_numbers(self, numbers: list[E164], now_ms: int, force: bool) -> int:
-        async with self._connection() as conn, conn.transaction():
-            live = await conn.fetch(
-                "SELECT DISTINCT masking_id FROM claims WHERE mask = ANY($1::text[])"
-                " AND expires_ms > $2",
-                numbers,
-                now_ms,
-            )
-            if live and not force:
-                raise WriteFailed(f"{len(live)} live maskings use these numbers; use --force")
-            await conn.executemany(
-                _pg(sql.END_ON_REMOVED_NUMBER), [(now_ms, row[0]) for row in live]
-            )
-            await conn.execute("DELETE FROM claims WHERE mask = ANY($1::text[])", numbers)
-            status = await conn.execute(
-                "DELETE FROM pool_numbers WHERE number = ANY($1::text[])", numbers
-            )
-            return int(status.rsplit(" ", 1)[1])
-
-    async def sweep(self, now_ms: int) -> int:
-        async with self._connection() as conn, conn.transaction():
-            status = await conn.execute(_pg(sql.CLOSE_ALL_LAPSED), now_ms)
-            await conn.execute(_pg(sql.DROP_ALL_LAPSED_CLAIMS), now_ms)
-            await conn.execute(_pg(sql.DROP_LAPSED_SESSIONS), now_ms)
-            return int(status.rsplit(" ", 1)[1])
-
-    async def record_call_event(self, event: CallEvent, now_ms: int) -> None:
-        async with self._connection() as conn:
-            await conn.execute(_pg(sql.UPSERT_CALL), *sql.call_row(event, now_ms))
-
     async def call(self, call_id: str) -> CallRecord | None:
         row = await self._row(sql.CALL, call_id)
         return None if row is None else CallRecord(*row)
+
+    async def calls_page(self, query: CallQuery) -> list[CallRecord]:
+        async with self._reading() as db:
+            return await reports.calls_page(db, query)
+
+    async def maskings_page(self, query: MaskingQuery) -> list[MaskingRecord]:
+        async with self._reading() as db:
+            return await reports.maskings_page(db, query)
+
+    async def set_webhook(self, webhook: Webhook) -> None:
+        async with self.transaction() as tx:
+            await outbox.set_webhook(tx, webhook)
+
+    async def webhook(self, account_id: str) -> Webhook | None:
+        async with self._connection() as conn:
+            return await outbox.webhook(PostgresTransaction(conn), account_id)
+
+    async def remove_webhook(self, account_id: str) -> bool:
+        async with self.transaction() as tx:
+            return await outbox.remove_webhook(tx, account_id)
+
+    async def outbox_counts(self, account_id: str) -> dict[str, int]:
+        async with self._connection() as conn:
+            return await outbox.outbox_counts(PostgresTransaction(conn), account_id)
+
+    async def claim_notices(self, now_ms: int, lease_ms: int, limit: int) -> list[Claimed]:
+        async with self.transaction() as tx:
+            return await outbox.claim(tx, now_ms, lease_ms, limit)
+
+    async def finish_attempt(self, attempt: Attempt) -> None:
+        async with self.transaction() as tx:
+            await outbox.finish(tx, attempt)
+
+    async def deliveries(self, query: DeliveryQuery) -> list[Delivery]:
+        async with self._reading() as db:
+            return await outbox.deliveries(db, query)
+
+    async def purge_step(self, cutoff_ms: int, limit: int) -> Purged:
+        async with self.transaction() as tx:
+            return await retention.purge_step(tx, cutoff_ms, limit)
 
     async def migrate(self) -> list[int]:
         async with self._connection() as conn, conn.transaction():
@@ -325,3 +425,7 @@ class PostgresStore:
                 await asyncio.wait_for(self._pool.close(), self._timeout_s)
             except (TimeoutError, StorageError):
                 self._pool.terminate()
+
+
+def _user(row: Sequence[Any]) -> User:
+    return User(row[0], row[1], row[2], row[3], loaded(row[4]))

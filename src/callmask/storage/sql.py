@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from callmask.domain.calls import OUTCOME_RANK, CallEvent
 
+
+class Executor(Protocol):
+    """Runs ?-placeholder statements on one backend's connection (inside its transaction)."""
+
+    dialect: str
+
+    async def fetch(self, statement: str, *args: object) -> list[Sequence[Any]]: ...
+
+    async def execute(self, statement: str, *args: object) -> int:
+        """Run a statement; return how many rows it changed."""
+
+
 MASKING_COLUMNS = "masking_id, account_id, m1, m2, mask, event_id, created_ms, expires_ms"
 M_MASKING_COLUMNS = ", ".join("m." + column for column in MASKING_COLUMNS.split(", "))
-USER_COLUMNS = "user_id, account_id, role, token_hash"
+USER_COLUMNS = "user_id, account_id, role, token_hash, permissions"
 
 CLOSE_LAPSED_PAIR = (
     "UPDATE maskings SET ended_ms = expires_ms, end_reason = 'expired'"
     " WHERE account_id = ? AND pair_lo = ? AND pair_hi = ? AND ended_ms IS NULL"
-    " AND expires_ms <= ?"
+    f" AND expires_ms <= ? RETURNING {MASKING_COLUMNS}"
 )
 DROP_LAPSED_CLAIMS = "DELETE FROM claims WHERE party IN (?, ?) AND expires_ms <= ?"
 OPEN_FOR_PAIR = (
@@ -36,9 +50,12 @@ FIRST_FREE = (
     " AND number NOT IN (SELECT mask FROM claims WHERE party = ? AND expires_ms > ?)"
     " ORDER BY number LIMIT 1"
 )
+# Whether the account takes webhooks comes back with the insert: a set builds its notices
+# only then, and PostgreSQL pays no extra round trip to find out.
 INSERT_MASKING = (
     "INSERT INTO maskings (masking_id, account_id, m1, m2, pair_lo, pair_hi, mask,"
     " event_id, created_ms, expires_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " RETURNING EXISTS (SELECT 1 FROM webhooks w WHERE w.account_id = maskings.account_id)"
 )
 INSERT_CLAIM = "INSERT INTO claims (mask, party, masking_id, expires_ms) VALUES (?, ?, ?, ?)"
 END_MASKING = (
@@ -65,28 +82,34 @@ LAST_MASKING = (
 USER = f"SELECT {USER_COLUMNS} FROM users WHERE user_id = ?"
 USER_BY_TOKEN = f"SELECT {USER_COLUMNS} FROM users WHERE token_hash = ?"
 SET_TOKEN = "UPDATE users SET token_hash = ? WHERE user_id = ?"
+SET_PERMISSIONS = "UPDATE users SET permissions = ? WHERE user_id = ?"
 SESSION_USER = (
-    "SELECT u.user_id, u.account_id, u.role, u.token_hash FROM sessions s"
+    "SELECT u.user_id, u.account_id, u.role, u.token_hash, u.permissions FROM sessions s"
     " JOIN users u ON u.user_id = s.user_id WHERE s.ssid_hash = ? AND s.expires_ms > ?"
 )
 INSERT_USER = (
-    "INSERT INTO users (user_id, account_id, role, token_hash, created_ms) VALUES (?, ?, ?, ?, ?)"
+    "INSERT INTO users (user_id, account_id, role, token_hash, permissions, created_ms)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
 )
 INSERT_SESSION = "INSERT INTO sessions (ssid_hash, user_id, expires_ms) VALUES (?, ?, ?)"
 POOL_LIST = (
     "SELECT p.number, p.account_id, (SELECT count(*) FROM claims c WHERE c.mask = p.number"
     " AND c.expires_ms > ?) / 2 FROM pool_numbers p"
 )
-CLOSE_ALL_LAPSED = (
-    "UPDATE maskings SET ended_ms = expires_ms, end_reason = 'expired'"
+# In batches, so a sweep after a long stop holds no long lock; the batch is picked once, in a
+# materialised CTE (PostgreSQL may re-run an IN (subquery ... LIMIT) per row). The outer
+# conditions repeat the inner ones: PostgreSQL re-checks them on a row another sweeper closed
+# meanwhile and skips it, so each masking is closed (and announced) once.
+CLOSE_LAPSED_BATCH = (
+    "WITH lapsed AS MATERIALIZED (SELECT masking_id FROM maskings"
+    " WHERE ended_ms IS NULL AND expires_ms <= ? LIMIT ?)"
+    " UPDATE maskings SET ended_ms = expires_ms, end_reason = 'expired'"
     " WHERE ended_ms IS NULL AND expires_ms <= ?"
+    " AND masking_id IN (SELECT masking_id FROM lapsed)"
+    f" RETURNING {MASKING_COLUMNS}"
 )
 DROP_ALL_LAPSED_CLAIMS = "DELETE FROM claims WHERE expires_ms <= ?"
 DROP_LAPSED_SESSIONS = "DELETE FROM sessions WHERE expires_ms <= ?"
-END_ON_REMOVED_NUMBER = (
-    "UPDATE maskings SET ended_ms = ?, end_reason = 'number removed'"
-    " WHERE masking_id = ? AND ended_ms IS NULL"
-)
 
 CALL_COLUMNS = (
     "call_id, account_id, masking_id, event_id, mask, caller, callee, started_ms, answered_ms,"
@@ -135,6 +158,13 @@ UPSERT_CALL = (
         f"(calls.{column} IS NULL AND excluded.{column} IS NOT NULL)"
         for column in (*_CALL_FACTS, "sip_status")
     )
+)
+
+# The merged record after the event, and whether its account takes webhooks; nothing when the
+# event changed nothing (a replay), so a replay announces nothing either.
+UPSERT_CALL_RETURNING = (
+    UPSERT_CALL + f" RETURNING {CALL_COLUMNS},"
+    " EXISTS (SELECT 1 FROM webhooks w WHERE w.account_id = calls.account_id)"
 )
 
 

@@ -11,22 +11,30 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from functools import partial
 from typing import Any
 
 from callmask.domain.calls import CallEvent, CallRecord
-from callmask.domain.masking import Masking
+from callmask.domain.masking import Masking, MaskingRecord
 from callmask.domain.numbers import E164
-from callmask.storage import sql
+from callmask.domain.permissions import Permission, loaded, stored
+from callmask.domain.reports import CallQuery, MaskingQuery
+from callmask.domain.webhooks import Delivery, DeliveryQuery, Notice
+from callmask.storage import outbox, reports, retention, sql
 from callmask.storage.base import (
+    Attempt,
+    CallChange,
+    Claimed,
     ClaimTaken,
     PairTaken,
     PoolNumber,
+    Purged,
     StorageError,
     StorageUnavailable,
     User,
+    Webhook,
     WriteFailed,
 )
 from callmask.storage.migrations import migrations
@@ -91,15 +99,34 @@ class _Checkpointer(threading.Thread):
 
 
 class SqliteTransaction:
+    """A transaction's statements; also the executor for reads outside one (they never yield)."""
+
+    dialect = "sqlite"
+
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
     def _one(self, statement: str, args: tuple[object, ...]) -> Any:
         return self._conn.execute(statement, args).fetchone()
 
-    async def release_expired(self, account_id: str, pair: tuple[E164, E164], now_ms: int) -> None:
-        self._conn.execute(sql.CLOSE_LAPSED_PAIR, (account_id, *pair, now_ms))
+    async def fetch(self, statement: str, *args: object) -> list[Sequence[Any]]:
+        with _translated():
+            return self._conn.execute(statement, args).fetchall()
+
+    async def execute(self, statement: str, *args: object) -> int:
+        # sqlite3 reports rowcount only for statements that start with INSERT, UPDATE or
+        # DELETE; a WITH ... DELETE would say -1.
+        with _translated():
+            before = self._conn.total_changes
+            self._conn.execute(statement, args)
+            return self._conn.total_changes - before
+
+    async def release_expired(
+        self, account_id: str, pair: tuple[E164, E164], now_ms: int
+    ) -> list[Masking]:
+        rows = self._conn.execute(sql.CLOSE_LAPSED_PAIR, (account_id, *pair, now_ms)).fetchall()
         self._conn.execute(sql.DROP_LAPSED_CLAIMS, (*pair, now_ms))
+        return [Masking(*row) for row in rows]
 
     async def open_for_pair(
         self, account_id: str, pair: tuple[E164, E164], now_ms: int
@@ -120,11 +147,11 @@ class SqliteTransaction:
         row = self._one(sql.FIRST_FREE, (account_id, pair[0], now_ms, pair[1], now_ms))
         return None if row is None else E164(row[0])
 
-    async def insert(self, masking: Masking) -> None:
+    async def insert(self, masking: Masking) -> bool:
         lo, hi = sorted((masking.m1, masking.m2))
         m = masking
         try:
-            self._conn.execute(
+            announced = self._conn.execute(
                 sql.INSERT_MASKING,
                 (
                     m.masking_id,
@@ -138,11 +165,12 @@ class SqliteTransaction:
                     m.created_ms,
                     m.expires_ms,
                 ),
-            )
+            ).fetchone()[0]
             self._conn.executemany(
                 sql.INSERT_CLAIM,
                 [(m.mask, party, m.masking_id, m.expires_ms) for party in (m.m1, m.m2)],
             )
+            return bool(announced)
         except sqlite3.IntegrityError as error:
             if "claims.mask" in str(error):
                 raise ClaimTaken() from error
@@ -173,6 +201,47 @@ class SqliteTransaction:
             moves = [(expires_ms, mid) for mid in masking_ids]
             self._conn.executemany(sql.MOVE_MASKING_END, moves)
             self._conn.executemany(sql.MOVE_CLAIMS_END, moves)
+
+    async def close_lapsed(self, now_ms: int, limit: int) -> list[Masking]:
+        rows = self._conn.execute(sql.CLOSE_LAPSED_BATCH, (now_ms, limit, now_ms)).fetchall()
+        return [Masking(*row) for row in rows]
+
+    async def drop_lapsed(self, now_ms: int) -> None:
+        self._conn.execute(sql.DROP_ALL_LAPSED_CLAIMS, (now_ms,))
+        self._conn.execute(sql.DROP_LAPSED_SESSIONS, (now_ms,))
+
+    async def record_call_event(self, event: CallEvent, now_ms: int) -> CallChange | None:
+        row = self._one(sql.UPSERT_CALL_RETURNING, sql.call_row(event, now_ms))
+        return None if row is None else CallChange(CallRecord(*row[:-1]), bool(row[-1]))
+
+    async def remove_pool_numbers(
+        self, numbers: list[E164], now_ms: int, force: bool
+    ) -> tuple[int, list[Masking]]:
+        marks = ", ".join("?" * len(numbers))
+        live = self._conn.execute(
+            f"SELECT count(DISTINCT masking_id) FROM claims WHERE mask IN ({marks})"
+            " AND expires_ms > ?",
+            (*numbers, now_ms),
+        ).fetchone()[0]
+        if live and not force:
+            raise WriteFailed(f"{live} live maskings use these numbers; use --force")
+        ended = self._conn.execute(
+            "UPDATE maskings SET ended_ms = ?, end_reason = 'number removed'"
+            " WHERE ended_ms IS NULL AND masking_id IN (SELECT masking_id FROM claims"
+            f" WHERE mask IN ({marks}) AND expires_ms > ?) RETURNING {sql.MASKING_COLUMNS}",
+            (now_ms, *numbers, now_ms),
+        ).fetchall()
+        self._conn.execute(f"DELETE FROM claims WHERE mask IN ({marks})", numbers)
+        removed = self._conn.execute(
+            f"DELETE FROM pool_numbers WHERE number IN ({marks})", numbers
+        ).rowcount
+        return removed, [Masking(*row) for row in ended]
+
+    async def has_webhook(self, account_id: str) -> bool:
+        return await outbox.has_webhook(self, account_id)
+
+    async def notify(self, notices: list[Notice]) -> int:
+        return await outbox.notify(self, notices)
 
 
 class SqliteStore:
@@ -266,15 +335,15 @@ class SqliteStore:
 
     async def user(self, user_id: str) -> User | None:
         rows = self._rows(sql.USER, (user_id,))
-        return User(*rows[0]) if rows else None
+        return _user(rows[0]) if rows else None
 
     async def user_by_token(self, token_hash: str) -> User | None:
         rows = self._rows(sql.USER_BY_TOKEN, (token_hash,))
-        return User(*rows[0]) if rows else None
+        return _user(rows[0]) if rows else None
 
     async def session_user(self, ssid_hash: str, now_ms: int) -> User | None:
         rows = self._rows(sql.SESSION_USER, (ssid_hash, now_ms))
-        return User(*rows[0]) if rows else None
+        return _user(rows[0]) if rows else None
 
     async def add_user(self, user: User, now_ms: int) -> None:
         async with self._writing() as conn:
@@ -283,6 +352,10 @@ class SqliteStore:
     async def set_token(self, user_id: str, token_hash: str) -> bool:
         async with self._writing() as conn:
             return conn.execute(sql.SET_TOKEN, (token_hash, user_id)).rowcount == 1
+
+    async def set_permissions(self, user_id: str, permissions: frozenset[Permission]) -> bool:
+        async with self._writing() as conn:
+            return conn.execute(sql.SET_PERMISSIONS, (stored(permissions), user_id)).rowcount == 1
 
     async def add_session(self, ssid_hash: str, user_id: str, expires_ms: int) -> None:
         async with self._writing() as conn:
@@ -311,36 +384,44 @@ class SqliteStore:
         rows = self._rows(sql.POOL_LIST + where + " ORDER BY p.account_id, p.number", args)
         return [PoolNumber(E164(row[0]), row[1], row[2]) for row in rows]
 
-    async def remove_pool_numbers(self, numbers: list[E164], now_ms: int, force: bool) -> int:
-        async with self._writing() as conn:
-            marks = ", ".join("?" * len(numbers))
-            live = conn.execute(
-                f"SELECT DISTINCT masking_id FROM claims WHERE mask IN ({marks})"
-                " AND expires_ms > ?",
-                (*numbers, now_ms),
-            ).fetchall()
-            if live and not force:
-                raise WriteFailed(f"{len(live)} live maskings use these numbers; use --force")
-            conn.executemany(sql.END_ON_REMOVED_NUMBER, [(now_ms, row[0]) for row in live])
-            conn.execute(f"DELETE FROM claims WHERE mask IN ({marks})", numbers)
-            return conn.execute(
-                f"DELETE FROM pool_numbers WHERE number IN ({marks})", numbers
-            ).rowcount
-
-    async def sweep(self, now_ms: int) -> int:
-        async with self._writing() as conn:
-            closed = conn.execute(sql.CLOSE_ALL_LAPSED, (now_ms,)).rowcount
-            conn.execute(sql.DROP_ALL_LAPSED_CLAIMS, (now_ms,))
-            conn.execute(sql.DROP_LAPSED_SESSIONS, (now_ms,))
-            return closed
-
-    async def record_call_event(self, event: CallEvent, now_ms: int) -> None:
-        async with self._writing() as conn:
-            conn.execute(sql.UPSERT_CALL, sql.call_row(event, now_ms))
-
     async def call(self, call_id: str) -> CallRecord | None:
         rows = self._rows(sql.CALL, (call_id,))
         return CallRecord(*rows[0]) if rows else None
+
+    async def calls_page(self, query: CallQuery) -> list[CallRecord]:
+        return await reports.calls_page(SqliteTransaction(self._conn), query)
+
+    async def maskings_page(self, query: MaskingQuery) -> list[MaskingRecord]:
+        return await reports.maskings_page(SqliteTransaction(self._conn), query)
+
+    async def set_webhook(self, webhook: Webhook) -> None:
+        async with self.transaction() as tx:
+            await outbox.set_webhook(tx, webhook)
+
+    async def webhook(self, account_id: str) -> Webhook | None:
+        return await outbox.webhook(SqliteTransaction(self._conn), account_id)
+
+    async def remove_webhook(self, account_id: str) -> bool:
+        async with self.transaction() as tx:
+            return await outbox.remove_webhook(tx, account_id)
+
+    async def outbox_counts(self, account_id: str) -> dict[str, int]:
+        return await outbox.outbox_counts(SqliteTransaction(self._conn), account_id)
+
+    async def claim_notices(self, now_ms: int, lease_ms: int, limit: int) -> list[Claimed]:
+        async with self.transaction() as tx:
+            return await outbox.claim(tx, now_ms, lease_ms, limit)
+
+    async def finish_attempt(self, attempt: Attempt) -> None:
+        async with self.transaction() as tx:
+            await outbox.finish(tx, attempt)
+
+    async def deliveries(self, query: DeliveryQuery) -> list[Delivery]:
+        return await outbox.deliveries(SqliteTransaction(self._conn), query)
+
+    async def purge_step(self, cutoff_ms: int, limit: int) -> Purged:
+        async with self.transaction() as tx:
+            return await retention.purge_step(tx, cutoff_ms, limit)
 
     async def migrate(self) -> list[int]:
         async with self._lock:
@@ -378,5 +459,9 @@ class SqliteStore:
         self._conn.close()
 
 
-def _user_row(user: User) -> tuple[str, str, str, str]:
-    return (user.user_id, user.account_id, user.role, user.token_hash)
+def _user_row(user: User) -> tuple[str, str, str, str, str]:
+    return (user.user_id, user.account_id, user.role, user.token_hash, stored(user.permissions))
+
+
+def _user(row: Sequence[Any]) -> User:
+    return User(row[0], row[1], row[2], row[3], loaded(row[4]))

@@ -1,0 +1,188 @@
+"""Accounts and who may do what: users, tokens, ssids, permissions."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from callmask.config import Settings
+from callmask.domain.errors import (
+    DatabaseUnavailable,
+    InvalidParameters,
+    InvalidToken,
+    PermissionDenied,
+)
+from callmask.domain.permissions import CLIENT_DEFAULT, Permission
+from callmask.storage.base import StorageUnavailable, Store, User
+
+ROLES = ("client", "router")
+# A verified token is trusted this long without asking the database again: every call
+# and every set authenticates, and on PostgreSQL that lookup is a network round trip.
+_AUTH_CACHE_S = 5.0
+_AUTH_CACHE_SIZE = 10_000
+
+
+def hash_secret(secret: str) -> str:
+    """Tokens and ssids are random and high-entropy, so one SHA-256 is enough to store them."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    user_id: object = None
+    token: object = None
+    ssid: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    user_id: str
+    account_id: str
+    role: str
+    permissions: frozenset[Permission] = CLIENT_DEFAULT
+
+
+def principal_of(user: User) -> Principal:
+    return Principal(user.user_id, user.account_id, user.role, user.permissions)
+
+
+def permit(principal: Principal, permission: Permission) -> None:
+    """Account work is for clients holding the permission; routers only route (1015)."""
+    if principal.role != "client" or permission not in principal.permissions:
+        raise PermissionDenied(f"this endpoint needs the {permission.value} permission")
+
+
+def text_value(value: object, field: str, limit: int = 255) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise InvalidParameters(f"{field} must be a string")
+    text = str(value).strip()
+    if len(text) > limit:
+        raise InvalidParameters(f"{field} is longer than {limit} characters")
+    return text
+
+
+class Accounts:
+    def __init__(
+        self, store: Store, settings: Settings, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self._clock = clock
+        self._verified: dict[str, tuple[Principal, float]] = {}
+
+    def now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    async def authenticate(self, creds: Credentials) -> Principal:
+        has_pair = creds.user_id not in (None, "") or creds.token not in (None, "")
+        has_ssid = creds.ssid not in (None, "")
+        if has_pair and has_ssid:
+            raise InvalidParameters("send either ssid or userId and token, not both")
+        try:
+            if has_ssid:
+                user = await self.store.session_user(
+                    hash_secret(text_value(creds.ssid, "ssid")), self.now_ms()
+                )
+                if user is None:
+                    raise InvalidToken("Invalid or expired ssid")
+                return principal_of(user)
+            if not has_pair:
+                raise InvalidToken("userId and token, or ssid, are required")
+            user_id, token = text_value(creds.user_id, "userId"), text_value(creds.token, "token")
+            presented = hash_secret(token)
+            key = f"{user_id}\0{presented}"
+            if (known := self._recall(key)) is not None:
+                return known
+            user = await self.store.user(user_id)
+        except StorageUnavailable as error:
+            raise DatabaseUnavailable() from error
+        # Compare even for an unknown user so timing does not tell which userIds exist.
+        stored = user.token_hash if user is not None else hash_secret(secrets.token_hex(16))
+        if not hmac.compare_digest(presented, stored) or user is None:
+            raise InvalidToken()
+        return self._remember(key, principal_of(user))
+
+    def _recall(self, key: str) -> Principal | None:
+        hit = self._verified.get(key)
+        return hit[0] if hit is not None and hit[1] > self._clock() else None
+
+    def _remember(self, key: str, principal: Principal) -> Principal:
+        if len(self._verified) >= _AUTH_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[key] = (principal, self._clock() + _AUTH_CACHE_S)
+        return principal
+
+    async def authenticate_bearer(self, token: str) -> Principal:
+        presented = hash_secret(token)
+        if (known := self._recall(presented)) is not None:
+            return known
+        try:
+            user = await self.store.user_by_token(presented)
+        except StorageUnavailable as error:
+            raise DatabaseUnavailable() from error
+        if user is None:
+            raise InvalidToken()
+        return self._remember(presented, principal_of(user))
+
+    async def create_ssid(self, principal: Principal) -> tuple[str, int]:
+        ssid = secrets.token_urlsafe(32)
+        expires_ms = self.now_ms() + self.settings.ssid_ttl_minutes * 60_000
+        try:
+            await self.store.add_session(hash_secret(ssid), principal.user_id, expires_ms)
+        except StorageUnavailable as error:
+            raise DatabaseUnavailable() from error
+        return ssid, expires_ms
+
+    async def add_user(
+        self,
+        user_id: str,
+        role: str,
+        account_id: str | None = None,
+        permissions: frozenset[Permission] | None = None,
+    ) -> str:
+        """Create a user and return its token; only its hash is kept.
+
+        A client gets CLIENT_DEFAULT unless permissions are given; a router gets none.
+        """
+        if role not in ROLES:
+            raise InvalidParameters(f"role must be one of {', '.join(ROLES)}")
+        if role == "router" and permissions:
+            raise InvalidParameters("router users route calls only and hold no permissions")
+        if permissions is None:
+            permissions = CLIENT_DEFAULT if role == "client" else frozenset()
+        token = secrets.token_urlsafe(32)
+        user = User(user_id, account_id or user_id, role, hash_secret(token), permissions)
+        await self.store.add_user(user, self.now_ms())
+        return token
+
+    async def change_permissions(
+        self,
+        user_id: str,
+        grant: frozenset[Permission] = frozenset(),
+        revoke: frozenset[Permission] = frozenset(),
+    ) -> frozenset[Permission] | None:
+        """The user's permissions after the change; None if no such user.
+
+        Other processes see the change once their 5 s memory of the token runs out.
+        """
+        user = await self.store.user(user_id)
+        if user is None:
+            return None
+        if user.role != "client" and grant:
+            raise InvalidParameters("router users route calls only and hold no permissions")
+        permissions = (user.permissions | grant) - revoke
+        await self.store.set_permissions(user_id, permissions)
+        self._verified.clear()
+        return permissions
+
+    async def rotate_token(self, user_id: str) -> str | None:
+        """Give a user a new token (the old one stops working at once); None if no such user."""
+        token = secrets.token_urlsafe(32)
+        if not await self.store.set_token(user_id, hash_secret(token)):
+            return None
+        self._verified.clear()
+        return token
