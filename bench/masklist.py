@@ -271,10 +271,18 @@ async def run_sqlite(rows: int, repeat: int) -> tuple[float, list[tuple[str, flo
             await store.close()
 
 
+async def _admin(statement: str) -> None:
+    # A connection per statement: PostgreSQL may have restarted in between (fault tests).
+    conn = await asyncpg.connect(PG_URL)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
 async def run_postgres(rows: int, repeat: int) -> tuple[float, list[tuple[str, float, float, int]]]:
     schema = "bench_masklist_" + secrets.token_hex(4)
-    admin = await asyncpg.connect(PG_URL)
-    await admin.execute(f"CREATE SCHEMA {schema}")
+    await _admin(f"CREATE SCHEMA {schema}")
     try:
         url = f"{PG_URL}?search_path={schema}"
         took = await fill_postgres(url, rows)
@@ -284,8 +292,7 @@ async def run_postgres(rows: int, repeat: int) -> tuple[float, list[tuple[str, f
         finally:
             await store.close()
     finally:
-        await admin.execute(f"DROP SCHEMA {schema} CASCADE")
-        await admin.close()
+        await _admin(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 def _table(

@@ -133,7 +133,9 @@ class Deliverer:
                     status = answer.status_code
         except TimeoutError:
             error = "timeout"
-        except httpx.HTTPError as failure:
+        except Exception as failure:
+            # httpx's errors, and anything else a URL or a receiver can provoke: an attempt
+            # that ends unrecorded would be retried forever instead of counted.
             error = type(failure).__name__
         took_ms = int((time.monotonic() - began) * 1000)
         try:
@@ -142,7 +144,9 @@ class Deliverer:
             # The lease runs out and the notice is sent again: at least once.
             log.warning("webhooks: recording attempt failed: %s", type(failure).__name__)
             return
-        log.info(
+        # A delivered notice is routine; a failed attempt is what an operator looks for.
+        log.log(
+            logging.DEBUG if attempt.outcome == "delivered" else logging.INFO,
             "webhook %s %s account=%s attempt=%d status=%s %s",
             notice.kind,
             notice.event_id,

@@ -14,6 +14,7 @@ from callmask.domain.calls import CallEvent
 from callmask.domain.permissions import Permission
 from callmask.service import MaskingService
 from callmask.storage.sqlite import SqliteStore, path_from_url
+from callmask.webhooks import Webhooks
 from tests.conftest import EPOCH, POOL, Live
 
 SET = "/api/v2/Masking/set"
@@ -131,3 +132,16 @@ def record_calls(live: Live, *events: CallEvent) -> None:
             await store.close()
 
     asyncio.run(store_them())
+
+
+def set_webhook(live: Live, account: str, url: str) -> str:
+    """Point the account's webhook at url, as `callmask webhook set` does; the secret."""
+
+    async def configure() -> str:
+        store = SqliteStore.from_url(live.settings.database_url)
+        try:
+            return await Webhooks(store, live.settings, live.clock).set_webhook(account, url)
+        finally:
+            await store.close()
+
+    return asyncio.run(configure())

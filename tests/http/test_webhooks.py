@@ -16,7 +16,6 @@ from callmask.domain.permissions import Permission
 from callmask.domain.webhooks import verify
 from callmask.service import MaskingService
 from callmask.storage.sqlite import SqliteStore
-from callmask.webhooks import Webhooks
 from tests.conftest import Live
 from tests.http.conftest import (
     DELIVERIES,
@@ -29,6 +28,7 @@ from tests.http.conftest import (
     assert_error,
     post_as,
     record_calls,
+    set_webhook,
 )
 from tests.receiver import Receiver
 
@@ -42,17 +42,6 @@ def settings(db_url: str) -> Settings:
         webhook_timeout_seconds=1.0,
         webhook_retry_seconds=10.0,
     )
-
-
-def set_webhook(live: Live, account: str, url: str) -> str:
-    async def configure() -> str:
-        store = SqliteStore.from_url(live.settings.database_url)
-        try:
-            return await Webhooks(store, live.settings, live.clock).set_webhook(account, url)
-        finally:
-            await store.close()
-
-    return asyncio.run(configure())
 
 
 def sweep(live: Live) -> None:

@@ -166,7 +166,7 @@ async def _crash(request: Request, exc: Exception) -> Response:
 
 async def _sweep_forever(service: MaskingService, settings: Settings) -> None:
     """Close lapsed maskings every sweep interval; purge past retention every purge interval."""
-    last_purge = time.monotonic()
+    last_purge: float | None = None  # the first sweep purges too: a restart does not wait
     while True:
         await asyncio.sleep(settings.sweep_interval_seconds)
         try:
@@ -176,7 +176,7 @@ async def _sweep_forever(service: MaskingService, settings: Settings) -> None:
         except Exception as error:
             log.warning("sweep failed: %s", type(error).__name__)
         if settings.retention_days and (
-            time.monotonic() - last_purge >= settings.purge_interval_seconds
+            last_purge is None or time.monotonic() - last_purge >= settings.purge_interval_seconds
         ):
             last_purge = time.monotonic()
             try:
