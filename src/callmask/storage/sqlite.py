@@ -264,6 +264,7 @@ class SqliteStore:
         self._lock = asyncio.Lock()
         self._checkpointer: _Checkpointer | None = None
         self._reset_pending = False
+        self._closed = False
         if path != ":memory:":
             try:
                 loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
@@ -281,7 +282,7 @@ class SqliteStore:
 
     def _reset_wal(self) -> None:
         self._reset_pending = False
-        if self._conn.in_transaction or self._lock.locked():
+        if self._closed or self._conn.in_transaction or self._lock.locked():
             return
         try:
             # Most frames were just copied by the passive checkpoint, so this takes tens of ms
@@ -454,6 +455,8 @@ class SqliteStore:
                 raise StorageError(str(error)) from error
 
     async def close(self) -> None:
+        # A reset the checkpoint thread queued on the event loop may run after this.
+        self._closed = True
         if self._checkpointer is not None:
             self._checkpointer.stop()
         self._conn.close()
