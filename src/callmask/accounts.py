@@ -18,6 +18,7 @@ from callmask.domain.errors import (
 )
 from callmask.domain.permissions import CLIENT_DEFAULT, Permission
 from callmask.storage.base import StorageUnavailable, Store, User
+from callmask.usecase import UseCases
 
 ROLES = ("client", "router")
 # A verified token is trusted this long without asking the database again: every call
@@ -65,17 +66,12 @@ def text_value(value: object, field: str, limit: int = 255) -> str:
     return text
 
 
-class Accounts:
+class Accounts(UseCases):
     def __init__(
         self, store: Store, settings: Settings, clock: Callable[[], float] = time.time
     ) -> None:
-        self.store = store
-        self.settings = settings
-        self._clock = clock
+        super().__init__(store, settings, clock)
         self._verified: dict[str, tuple[Principal, float]] = {}
-
-    def now_ms(self) -> int:
-        return int(self._clock() * 1000)
 
     async def authenticate(self, creds: Credentials) -> Principal:
         has_pair = creds.user_id not in (None, "") or creds.token not in (None, "")

@@ -7,20 +7,19 @@ or id can name another account's rows.
 from __future__ import annotations
 
 import dataclasses
-import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from callmask.accounts import Principal, permit
-from callmask.config import Settings
 from callmask.domain import reports
 from callmask.domain.calls import CallRecord
 from callmask.domain.errors import DatabaseUnavailable, InvalidParameters
 from callmask.domain.masking import MaskingRecord
 from callmask.domain.permissions import Permission
 from callmask.domain.reports import CallQuery, Cursor
-from callmask.storage.base import StorageUnavailable, Store, WriteFailed
+from callmask.storage.base import StorageUnavailable, WriteFailed
+from callmask.usecase import UseCases
 
 # The CSV export reads the whole window this many calls at a time.
 EXPORT_BATCH = 1000
@@ -40,17 +39,7 @@ class MaskingPage:
     now_ms: int
 
 
-class Reports:
-    def __init__(
-        self, store: Store, settings: Settings, clock: Callable[[], float] = time.time
-    ) -> None:
-        self.store = store
-        self.settings = settings
-        self._clock = clock
-
-    def now_ms(self) -> int:
-        return int(self._clock() * 1000)
-
+class Reports(UseCases):
     def _call_query(self, principal: Principal, params: Mapping[str, Any]) -> CallQuery:
         permit(principal, Permission.LIST_CALL_LOG)
         region = self.settings.default_region

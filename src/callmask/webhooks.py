@@ -24,6 +24,7 @@ from callmask.storage.base import (
     Webhook,
     WriteFailed,
 )
+from callmask.usecase import UseCases
 
 _MAX_URL = 2000
 T = TypeVar("T")
@@ -54,19 +55,14 @@ def _receiver_down(http_status: int | None) -> bool:
     return http_status is None or http_status >= 500 or http_status == 429
 
 
-class Webhooks:
+class Webhooks(UseCases):
     def __init__(
         self, store: Store, settings: Settings, clock: Callable[[], float] = time.time
     ) -> None:
-        self.store = store
-        self.settings = settings
-        self._clock = clock
+        super().__init__(store, settings, clock)
         self.timeout_s = settings.webhook_timeout_seconds
         # A lease outlives the attempt (bounded by timeout_s) with room to record it.
         self.lease_ms = int((2 * settings.webhook_timeout_seconds + 1) * 1000)
-
-    def now_ms(self) -> int:
-        return int(self._clock() * 1000)
 
     # -- configuration (the CLI) ------------------------------------------------------------
 
