@@ -23,6 +23,9 @@ class Settings:
     max_expiry_minutes: int = 43200
     ssid_ttl_minutes: int = 1440
     sweep_interval_seconds: float = 60.0
+    # A new masking passes over numbers its parties let go of this recently, while others are
+    # free, so a callback on a number just used does not reach someone new (0: plain first fit).
+    recent_release_minutes: int = 60
     # Ended maskings, call records and webhook history older than this are deleted (0: never).
     retention_days: int = 90
     purge_interval_seconds: float = 3600.0
@@ -78,6 +81,8 @@ class Settings:
             raise ConfigError("CALLMASK_DEFAULT_EXPIRY_MINUTES exceeds CALLMASK_MAX_EXPIRY_MINUTES")
         if self.sqlite_synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise ConfigError("CALLMASK_SQLITE_SYNCHRONOUS must be OFF, NORMAL, FULL or EXTRA")
+        if self.recent_release_minutes < 0:
+            raise ConfigError("CALLMASK_RECENT_RELEASE_MINUTES must be 0 (off) or more")
         if self.retention_days < 0:
             raise ConfigError("CALLMASK_RETENTION_DAYS must be 0 (keep) or more")
         if self.webhook_timeout_seconds <= 0 or self.webhook_max_attempts < 1:

@@ -88,11 +88,22 @@ class MaskingService(Accounts):
     ) -> None:
         super().__init__(store, settings, clock)
         self._rules = settings.expiry_rules
+        self._recent_ms = settings.recent_release_minutes * 60_000
         # Called after a commit that wrote notices: the deliverer of this process wakes up.
         self.on_notice: Callable[[], None] = lambda: None
 
     async def _notify(self, tx: Transaction, notices: list[webhooks.Notice]) -> bool:
         return bool(notices) and await tx.notify(notices) > 0
+
+    async def _first_free(
+        self, tx: Transaction, account_id: str, pair: tuple[E164, E164], now_ms: int
+    ) -> E164 | None:
+        """First fit, passing over numbers either party let go of recently while others are free."""
+        if self._recent_ms:
+            fresh = await tx.first_free(account_id, pair, now_ms, now_ms - self._recent_ms)
+            if fresh is not None:
+                return fresh
+        return await tx.first_free(account_id, pair, now_ms)
 
     # -- maskings ---------------------------------------------------------------------------
 
@@ -129,7 +140,7 @@ class MaskingService(Accounts):
                     if previous is not None and await tx.is_free(previous, pair, now_ms):
                         mask: E164 | None = previous
                     else:
-                        mask = await tx.first_free(principal.account_id, pair, now_ms)
+                        mask = await self._first_free(tx, principal.account_id, pair, now_ms)
                     if mask is None:
                         raise PoolExhausted()
                     masking = Masking(
@@ -300,6 +311,11 @@ class MaskingService(Accounts):
                         await tx.drop_lapsed(now_ms)
                 closed += len(batch)
                 if len(batch) < _SWEEP_BATCH:
+                    break
+            while True:
+                async with self.store.transaction() as tx:
+                    forgot = await tx.forget_releases(now_ms - self._recent_ms, _SWEEP_BATCH)
+                if forgot < _SWEEP_BATCH:
                     break
         except (StorageUnavailable, WriteFailed) as error:
             raise DatabaseUnavailable() from error

@@ -2,7 +2,8 @@
 
 After every step the whole maskings table must show no pool number carrying two live
 maskings that share a party, and each allocation must be the one the reference allocator
-(domain.allocator.pick_number) makes from a plain Python model of the live maskings.
+(domain.allocator.pick_number) makes from a plain Python model of the live maskings and of
+what each party let go of in the last hour.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from callmask.domain.masking import pair_key
 from callmask.domain.numbers import E164
 from callmask.service import MaskingService
 from callmask.storage.base import Store
+from callmask.storage.sql import RECENT_RELEASES
 from tests.backends import Database, fresh_store
 from tests.conftest import Clock, principal
 
@@ -42,6 +44,15 @@ Wait = st.tuples(st.just("wait"), st.integers(1, 400), st.just(0), st.just(0))
 class Live:
     mask: E164
     expires_ms: int
+
+
+HOUR_MS = 3_600_000
+
+
+def _recent(released: list[tuple[int, E164]], now_ms: int) -> set[E164]:
+    """What the store passes over: the party's latest releases, if within the hour."""
+    latest = sorted(released, reverse=True)[:RECENT_RELEASES]
+    return {mask for at, mask in latest if at > now_ms - HOUR_MS}
 
 
 VIOLATIONS = """
@@ -66,8 +77,17 @@ async def _replay(ops: list[tuple[str, int, int, int]], store: Store, database: 
     who = principal()
     model: dict[tuple[E164, E164], Live] = {}
     history: dict[tuple[E164, E164], E164] = {}
+    released: dict[E164, list[tuple[int, E164]]] = {party: [] for party in PARTIES}
+
+    def let_go(pair: tuple[E164, E164], live: Live, at_ms: int) -> None:
+        for party in pair:
+            released[party].append((at_ms, live.mask))
+
     for kind, i, j, minutes in ops:
         now_ms = service.now_ms()
+        for pair, live in model.items():
+            if live.expires_ms <= now_ms:
+                let_go(pair, live, live.expires_ms)
         model = {pair: live for pair, live in model.items() if live.expires_ms > now_ms}
         if kind == "wait":
             clock.advance(i)
@@ -77,6 +97,9 @@ async def _replay(ops: list[tuple[str, int, int, int]], store: Store, database: 
                 await service.unset_masking(who, m1=party)
             except InvalidParameters:
                 assert not any(party in pair for pair in model)
+            for pair, live in model.items():
+                if party in pair:
+                    let_go(pair, live, now_ms)
             model = {pair: live for pair, live in model.items() if party not in pair}
         else:
             m1, m2 = PARTIES[i], PARTIES[j]
@@ -84,7 +107,8 @@ async def _replay(ops: list[tuple[str, int, int, int]], store: Store, database: 
                 continue
             pair = pair_key(m1, m2)
             busy = {live.mask for p, live in model.items() if m1 in p or m2 in p}
-            expected = pick_number(POOL, busy, history.get(pair))
+            recent = _recent(released[m1], now_ms) | _recent(released[m2], now_ms)
+            expected = pick_number(POOL, busy, history.get(pair), recent)
             try:
                 masking = await service.set_masking(who, m1, m2, expiry_duration=minutes)
             except AlreadyMasked:

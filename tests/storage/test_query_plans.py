@@ -36,6 +36,7 @@ def plan(conn: sqlite3.Connection, statement: str, args: tuple[object, ...]) -> 
     [
         ("route", sql.ROUTE, ("+91804", "+91987", 0)),
         ("first free", sql.FIRST_FREE, ("acme", "+91987", 0, "+91981", 0)),
+        ("first fresh", *sql.first_free_args("acme", ("+91981", "+91987"), 0, -1)),
         ("is claimed", sql.IS_CLAIMED, ("+91804", "+91987", "+91981", 0)),
         ("open pair", sql.OPEN_FOR_PAIR, ("acme", "+91981", "+91987", 0)),
         ("previous mask", sql.PREVIOUS_MASK, ("acme", "+91981", "+91987")),
@@ -56,9 +57,12 @@ def test_hot_statement_uses_indexes(
         assert "maskings_mask_m2 (mask=? AND m2=?)" in text, text
     if name == "unset by mask":
         assert "SEARCH claims USING PRIMARY KEY (mask=?)" in text, text
-    if name == "first free":
-        # Walking the pool in index order lets LIMIT 1 stop after deg(m1) + deg(m2) numbers.
+    if name in ("first free", "first fresh"):
+        # Walking the pool in index order lets LIMIT 1 stop after deg(m1) + deg(m2) numbers
+        # (and, for fresh, the parties' latest releases, each read newest first by its key).
         assert "TEMP B-TREE" not in text, text
+    if name == "first fresh":
+        assert text.count("SEARCH releases USING PRIMARY KEY (party=? AND released_ms>?)") == 2
 
 
 _WINDOW = CallQuery("acme", 0, 10, Page(100, Cursor(5, "c")))

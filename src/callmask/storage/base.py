@@ -134,9 +134,17 @@ class Transaction(Protocol):
     async def is_free(self, mask: E164, pair: tuple[E164, E164], now_ms: int) -> bool: ...
 
     async def first_free(
-        self, account_id: str, pair: tuple[E164, E164], now_ms: int
+        self,
+        account_id: str,
+        pair: tuple[E164, E164],
+        now_ms: int,
+        released_since_ms: int | None = None,
     ) -> E164 | None:
-        """The lowest pool number of the account that neither party holds a live claim on."""
+        """The lowest pool number of the account that neither party holds a live claim on.
+
+        With released_since_ms, also one that neither party let go of after that instant
+        (among each party's latest sql.RECENT_RELEASES releases).
+        """
 
     async def insert(self, masking: Masking) -> bool:
         """Write the masking and one claim per party; raise PairTaken, ClaimTaken or WriteFailed.
@@ -163,6 +171,9 @@ class Transaction(Protocol):
 
     async def drop_lapsed(self, now_ms: int) -> None:
         """Drop lapsed claims and sessions."""
+
+    async def forget_releases(self, before_ms: int, limit: int) -> int:
+        """Drop up to limit records of numbers let go of at or before before_ms; say how many."""
 
     async def record_call_event(self, event: CallEvent, now_ms: int) -> CallChange | None:
         """Merge one event into its call's record, in one statement, whatever the arrival order.

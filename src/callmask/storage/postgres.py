@@ -129,9 +129,14 @@ class PostgresTransaction:
         return await self._one(sql.IS_CLAIMED, mask, *pair, now_ms) is None
 
     async def first_free(
-        self, account_id: str, pair: tuple[E164, E164], now_ms: int
+        self,
+        account_id: str,
+        pair: tuple[E164, E164],
+        now_ms: int,
+        released_since_ms: int | None = None,
     ) -> E164 | None:
-        row = await self._one(sql.FIRST_FREE, account_id, pair[0], now_ms, pair[1], now_ms)
+        statement, args = sql.first_free_args(account_id, pair, now_ms, released_since_ms)
+        row = await self._one(statement, *args)
         return None if row is None else E164(row[0])
 
     async def insert(self, masking: Masking) -> bool:
@@ -188,6 +193,10 @@ class PostgresTransaction:
     async def drop_lapsed(self, now_ms: int) -> None:
         await self._conn.execute(_pg(sql.DROP_ALL_LAPSED_CLAIMS), now_ms)
         await self._conn.execute(_pg(sql.DROP_LAPSED_SESSIONS), now_ms)
+
+    async def forget_releases(self, before_ms: int, limit: int) -> int:
+        status = await self._conn.execute(_pg(sql.FORGET_RELEASES), before_ms, limit)
+        return int(status.split()[-1])
 
     async def record_call_event(self, event: CallEvent, now_ms: int) -> CallChange | None:
         row = await self._one(sql.UPSERT_CALL_RETURNING, *sql.call_row(event, now_ms))

@@ -50,6 +50,37 @@ FIRST_FREE = (
     " AND number NOT IN (SELECT mask FROM claims WHERE party = ? AND expires_ms > ?)"
     " ORDER BY number LIMIT 1"
 )
+# First fit that also passes over the numbers either party let go of since a moment (at most
+# the RECENT_RELEASES latest of each, so a hub that churns through the pool costs no more
+# than that); when nothing is left, the plain FIRST_FREE decides.
+RECENT_RELEASES = 64
+FIRST_FRESH = (
+    "SELECT number FROM pool_numbers WHERE account_id = ?"
+    " AND number NOT IN (SELECT mask FROM claims WHERE party = ? AND expires_ms > ?)"
+    " AND number NOT IN (SELECT mask FROM claims WHERE party = ? AND expires_ms > ?)"
+    " AND number NOT IN (SELECT mask FROM releases WHERE party = ? AND released_ms > ?"
+    f" ORDER BY released_ms DESC LIMIT {RECENT_RELEASES})"
+    " AND number NOT IN (SELECT mask FROM releases WHERE party = ? AND released_ms > ?"
+    f" ORDER BY released_ms DESC LIMIT {RECENT_RELEASES})"
+    " ORDER BY number LIMIT 1"
+)
+# In batches, oldest first, so no sweep holds the write lock for long.
+FORGET_RELEASES = (
+    "DELETE FROM releases WHERE (party, released_ms, mask) IN (SELECT party, released_ms, mask"
+    " FROM releases WHERE released_ms <= ? ORDER BY released_ms LIMIT ?)"
+)
+
+
+def first_free_args(
+    account_id: str, pair: tuple[str, str], now_ms: int, released_since_ms: int | None
+) -> tuple[str, tuple[object, ...]]:
+    """FIRST_FREE, or FIRST_FRESH when recent releases are to be passed over, and its values."""
+    live = (account_id, pair[0], now_ms, pair[1], now_ms)
+    if released_since_ms is None:
+        return FIRST_FREE, live
+    return FIRST_FRESH, (*live, pair[0], released_since_ms, pair[1], released_since_ms)
+
+
 # Whether the account takes webhooks comes back with the insert: a set builds its notices
 # only then, and PostgreSQL pays no extra round trip to find out.
 INSERT_MASKING = (

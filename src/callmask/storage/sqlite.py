@@ -9,6 +9,7 @@ for it. SQLite wants a single writing process; PostgreSQL serves beyond that.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -142,9 +143,13 @@ class SqliteTransaction:
         return self._one(sql.IS_CLAIMED, (mask, *pair, now_ms)) is None
 
     async def first_free(
-        self, account_id: str, pair: tuple[E164, E164], now_ms: int
+        self,
+        account_id: str,
+        pair: tuple[E164, E164],
+        now_ms: int,
+        released_since_ms: int | None = None,
     ) -> E164 | None:
-        row = self._one(sql.FIRST_FREE, (account_id, pair[0], now_ms, pair[1], now_ms))
+        row = self._one(*sql.first_free_args(account_id, pair, now_ms, released_since_ms))
         return None if row is None else E164(row[0])
 
     async def insert(self, masking: Masking) -> bool:
@@ -210,6 +215,9 @@ class SqliteTransaction:
         self._conn.execute(sql.DROP_ALL_LAPSED_CLAIMS, (now_ms,))
         self._conn.execute(sql.DROP_LAPSED_SESSIONS, (now_ms,))
 
+    async def forget_releases(self, before_ms: int, limit: int) -> int:
+        return self._conn.execute(sql.FORGET_RELEASES, (before_ms, limit)).rowcount
+
     async def record_call_event(self, event: CallEvent, now_ms: int) -> CallChange | None:
         row = self._one(sql.UPSERT_CALL_RETURNING, sql.call_row(event, now_ms))
         return None if row is None else CallChange(CallRecord(*row[:-1]), bool(row[-1]))
@@ -262,6 +270,8 @@ class SqliteStore:
         # Transactions span awaits in the service; the lock keeps two from sharing the
         # connection. Uncontended, it is taken without yielding to the event loop.
         self._lock = asyncio.Lock()
+        self._batch: asyncio.Future[None] | None = None
+        self._committer: asyncio.Task[None] | None = None
         self._checkpointer: _Checkpointer | None = None
         self._reset_pending = False
         self._closed = False
@@ -301,17 +311,78 @@ class SqliteStore:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqliteTransaction]:
+        """One unit of work, committed together with the others that finish in the same turn.
+
+        A COMMIT and the WAL pages it writes cost more than a whole set's statements, so the
+        transactions that complete in one turn of the event loop share one COMMIT (group
+        commit): each runs in its own SAVEPOINT inside the open batch, and its caller goes on
+        only once the batch is committed, so nothing is acknowledged before it is durable.
+        Reads outside a transaction on this connection see a batch's writes a turn early.
+        """
         async with self._lock:
             with _translated():
-                # IMMEDIATE takes the write lock up front, so a second process waits here
-                # rather than failing at its first write after reading stale claims.
-                self._conn.execute("BEGIN IMMEDIATE")
+                if not self._conn.in_transaction:
+                    # IMMEDIATE takes the write lock up front, so a second process waits here
+                    # rather than failing at its first write after reading stale claims.
+                    self._conn.execute("BEGIN IMMEDIATE")
+                self._conn.execute("SAVEPOINT unit")
                 try:
                     yield SqliteTransaction(self._conn)
+                    self._conn.execute("RELEASE unit")
                 except BaseException:
-                    self._conn.rollback()
+                    self._undo_unit()
                     raise
+            batch = self._join_batch()
+        # Shielded: a client that goes away must not cancel the commit of everyone's batch.
+        await asyncio.shield(batch)
+
+    def _undo_unit(self) -> None:
+        """Roll back the failed unit; if SQLite already dropped the whole batch, fail it."""
+        if self._conn.in_transaction:
+            try:
+                self._conn.execute("ROLLBACK TO unit")
+                self._conn.execute("RELEASE unit")
+                return
+            except sqlite3.Error:
+                self._conn.rollback()
+        if self._batch is not None:
+            lost, self._batch = self._batch, None
+            lost.set_exception(StorageUnavailable("the transaction batch was rolled back"))
+            lost.exception()  # retrieved: a batch nobody else waits on must not warn
+
+    def _join_batch(self) -> asyncio.Future[None]:
+        if self._batch is None:
+            loop = asyncio.get_running_loop()
+            self._batch = loop.create_future()
+            # Runs after the tasks already ready in this turn, which join the batch first.
+            self._committer = loop.create_task(self._commit_batch())
+        return self._batch
+
+    async def _commit_batch(self) -> None:
+        async with self._lock:
+            batch, self._batch = self._batch, None
+            if batch is None:
+                return
+            try:
                 self._conn.execute("COMMIT")
+            except sqlite3.Error as error:
+                if self._conn.in_transaction:
+                    self._conn.rollback()
+                failure: StorageError = (
+                    StorageUnavailable(str(error))
+                    if isinstance(error, sqlite3.OperationalError)
+                    else WriteFailed(str(error))
+                )
+                batch.set_exception(failure)
+                batch.exception()
+            else:
+                batch.set_result(None)
+
+    async def _settle(self) -> None:
+        """Wait for the open batch, if any, to be committed."""
+        if self._batch is not None:
+            with contextlib.suppress(StorageError):
+                await asyncio.shield(self._batch)
 
     @asynccontextmanager
     async def _writing(self) -> AsyncIterator[sqlite3.Connection]:
@@ -425,6 +496,7 @@ class SqliteStore:
             return await retention.purge_step(tx, cutoff_ms, limit)
 
     async def migrate(self) -> list[int]:
+        await self._settle()
         async with self._lock:
             try:
                 self._conn.execute(
@@ -455,6 +527,7 @@ class SqliteStore:
                 raise StorageError(str(error)) from error
 
     async def close(self) -> None:
+        await self._settle()
         # A reset the checkpoint thread queued on the event loop may run after this.
         self._closed = True
         if self._checkpointer is not None:
