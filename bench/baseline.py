@@ -78,6 +78,7 @@ def create_app() -> Starlette:
     return Starlette(
         routes=[
             Route("/api/v2/Masking/set", post, methods=["POST"]),
+            Route("/api/v2/Masking/unset", post, methods=["POST"]),
             Route("/api/v2/Masking/route", get, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
         ]

@@ -6,13 +6,15 @@ asked for (default: SQLite with 1 worker, PostgreSQL with 1 and with 2 workers; 
 as many workers, in the same rounds:
 
 - route: GET /api/v2/Masking/route for live maskings created over the API before the run;
-- set: POST /api/v2/Masking/set, every request a new pair of parties.
+- set: POST /api/v2/Masking/set, every request a new pair of parties;
+- unset: POST /api/v2/Masking/unset moving the end of one of those live maskings.
 
 Each setup gets a fresh database: a SQLite file in a temp dir, or a PostgreSQL schema of
 its own (bench/schema.py), dropped at the end. With 1 worker, wrk runs pinned to one core
 and the servers to the other; with 2 workers the servers run unpinned. Every load is bounded
 in time (`--duration`); every process started is ended by its PID. Prints a table and writes
-docs/benchmarks.md; `--profile` adds a py-spy profile of each 1-worker callmask under each load.
+docs/http.md (gathered into docs/benchmarks.md by bench.summary); `--profile` adds a py-spy
+profile of each 1-worker callmask under each load.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from bench.report import Comparison, Setup
 from bench.servers import Server, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs" / "benchmarks.md"
+DOCS = ROOT / "docs" / "http.md"
 PG_URL = os.environ.get("CALLMASK_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = ("sqlite", "postgresql")
 # Slots 0..89 number the set runs against one database (see bench/wrk/set.lua); the bare app
@@ -54,6 +56,7 @@ class Workload:
 WORKLOADS = {
     "route": Workload("route", "/api/v2/Masking/route", "route.lua"),
     "set": Workload("set", "/api/v2/Masking/set", "set.lua"),
+    "unset": Workload("unset", "/api/v2/Masking/unset", "unset.lua"),
 }
 
 
@@ -93,6 +96,8 @@ class Target:
     def wrk_args(self, workload: str) -> tuple[str, ...]:
         if workload == "route":
             return (str(self.pairs), self.credentials.router_token)
+        if workload == "unset":
+            return (str(self.pairs), seed.CLIENT, self.credentials.client_token)
         slot = self.slots.take() if self.setup else _BARE_SLOT
         return (str(slot), seed.CLIENT, self.credentials.client_token)
 
@@ -111,7 +116,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--route-maskings", type=int, default=2000)
-    parser.add_argument("--workloads", default="route,set", help="comma-separated: route,set")
+    parser.add_argument(
+        "--workloads", default="route,set,unset", help="comma-separated: route,set,unset"
+    )
     parser.add_argument(
         "--backends", default="sqlite,postgresql", help="comma-separated: sqlite,postgresql"
     )
@@ -283,7 +290,7 @@ class Run:
         command = [seed.callmask_command(), "serve"]
         server = self._start(f"callmask-{tag}", command, setup.workers, env, section)
         pairs = self.workdir / f"route-pairs-{tag}.txt"
-        if "route" in self.args.workloads:
+        if {"route", "unset"} & set(self.args.workloads):
             print(f"seeding {self.args.route_maskings} maskings on {setup.describe()}", flush=True)
             seed.seed_route_maskings(
                 server.url, credentials.client_token, self.args.route_maskings, pairs
@@ -546,6 +553,10 @@ def _setup(
         "- set: every request a new pair (m1 9198SSNNNNNN, m2 9197SSNNNNNN, unique per run,"
         " thread and request), userId and token in a JSON body, bare numeric m1/m2 as in"
         ' DeepCall\'s samples; success is `"status":"success"`.',
+        "- unset: wrk cycles over the customers of the route maskings, each request moving the"
+        " end of one live masking (m1 = the customer, mask = its number, expiry_duration 60)"
+        " so none runs out; ending one would run the same statements plus deleting its two"
+        ' claims; success is `"status":"success"`.',
     ]
     return lines
 

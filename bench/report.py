@@ -1,4 +1,4 @@
-"""Figures of a run: the comparison table, the targets, the machine, and docs/benchmarks.md."""
+"""Figures of a run: the comparison table, the targets, the machine, and docs/http.md."""
 
 from __future__ import annotations
 
@@ -214,7 +214,7 @@ def postgres_gap(
     """Why PostgreSQL trails SQLite, in this run's own figures (empty if one is missing)."""
     sqlite, postgres = Setup("sqlite", 1), Setup("postgresql", 1)
     lines: list[str] = []
-    for workload in ("route", "set"):
+    for workload in ("route", "set", "unset"):
         lite, pg = _find(comparisons, workload, sqlite), _find(comparisons, workload, postgres)
         if lite is None or pg is None:
             continue
@@ -406,8 +406,8 @@ def markdown(
         "ratio: median over rounds of callmask req/s / bare req/s, each round measuring both"
         " back to back, against the bare app with as many workers; req/s, p50 and p99: medians"
         " over rounds (p50/p99 are callmask's); errors: callmask answers that were not a"
-        " success (set) or not `connect` (route), plus socket errors and timeouts, summed over"
-        " the measured rounds.",
+        " success (set, unset) or not `connect` (route), plus socket errors and timeouts,"
+        " summed over the measured rounds.",
         "",
         f"Targets (from the project's issues; SQLite, 1 worker, 32 connections only): route"
         f" {TARGETS['route'].describe()}; set {TARGETS['set'].describe()}."
@@ -416,7 +416,7 @@ def markdown(
             if targeted
             else " Not measured in this run."
         )
-        + " PostgreSQL has no target; its figures are reported as measured.",
+        + " unset and PostgreSQL have no target; their figures are reported as measured.",
         "",
     ]
     lines += [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from callmask.domain.errors import Code
-from tests.conftest import Live
+from tests.conftest import Clock, Live
 from tests.http.conftest import (
     DID0,
     DID1,
@@ -147,14 +147,31 @@ def test_pair_gets_its_previous_number_again_after_unset(live: Live) -> None:
     assert again["maskingId"] != first["maskingId"]
 
 
-def test_pair_falls_back_to_first_fit_when_its_previous_number_is_taken(live: Live) -> None:
+def test_pair_falls_back_to_first_fit_when_its_previous_number_is_taken(
+    live: Live, clock: Clock
+) -> None:
     live.set(m1=A, m2=C)  # DID0
     assert live.set(m1=A, m2=B)["mask"] == DID1
     live.unset(m1=A, m2=C)
     live.unset(m1=A, m2=B)
+    clock.advance(3601)  # past the hour in which numbers just let go of are passed over
     live.set(m1=B, m2=D)  # DID0
     live.set(m1=B, m2=E)  # DID1: now B's
     assert live.set(m1=A, m2=B)["mask"] == DID2
+
+
+def test_a_number_a_party_just_let_go_of_goes_to_someone_new_only_when_nothing_else_is_free(
+    live: Live, clock: Clock
+) -> None:
+    assert live.set(m1=A, m2=B)["mask"] == DID0
+    live.unset(m1=A, m2=B)
+    # A called B on DID0 a moment ago: with C it gets another number, so a callback to
+    # DID0 cannot reach C; D never used DID0, so D with E takes it as first fit would.
+    assert live.set(m1=A, m2=C)["mask"] == DID1
+    assert live.set(m1=D, m2=E)["mask"] == DID0
+    clock.advance(3601)
+    live.unset(m1=A, m2=C)
+    assert live.set(m1=A, m2=F)["mask"] == DID0
 
 
 def test_router_cannot_set(live: Live) -> None:
