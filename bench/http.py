@@ -42,6 +42,10 @@ BACKENDS = ("sqlite", "postgresql")
 # Slots 0..89 number the set runs against one database (see bench/wrk/set.lua); the bare app
 # ignores the numbers, so its runs all use slot 90.
 _BARE_SLOT = 90
+_NO_LIMITS = {
+    "CALLMASK_RATE_LIMIT_IP_PER_SECOND": "0",
+    "CALLMASK_RATE_LIMIT_ACCOUNT_PER_SECOND": "0",
+}
 # callmask's default database pool (CALLMASK_DB_POOL_SIZE), for the report's explanation.
 _POOL_SIZE = 10
 
@@ -282,7 +286,10 @@ class Run:
                 f'psql {self.args.pg_url} -c "CREATE SCHEMA {name}"',
                 f'export CALLMASK_DATABASE_URL="{url}"',
             ]
-        env = {"CALLMASK_DATABASE_URL": url}
+        # The rate limits are policy, set per deployment: one account sending from one address
+        # is exactly what they would throttle, and the runs measure the ceiling under them.
+        env = {"CALLMASK_DATABASE_URL": url, **_NO_LIMITS}
+        lines += [f"export {name}={value}" for name, value in _NO_LIMITS.items()]
         credentials, seed_commands = seed.seed_accounts({**os.environ, **env})
         self.placeholders[credentials.client_token] = "$CLIENT_TOKEN"
         self.placeholders[credentials.router_token] = "$ROUTER_TOKEN"
@@ -542,7 +549,10 @@ def _setup(
         " 1 worker, or `uvicorn --workers 2` for the 2-worker setups; POST parses the body"
         " with orjson, GET reads two query parameters, both answer JSON shaped and sized like"
         " callmask's, with the same headers.",
-        "- callmask: `callmask serve [--workers 2]`, default settings (log level INFO), a fresh"
+        "- callmask: `callmask serve [--workers 2]`, default settings (log level INFO, JSON"
+        " logs, an access line per request but route's at DEBUG) except the rate limits, off"
+        " (`CALLMASK_RATE_LIMIT_IP_PER_SECOND=0`, `CALLMASK_RATE_LIMIT_ACCOUNT_PER_SECOND=0`):"
+        " one account at the ceiling from one address is what they exist to stop; a fresh"
         " database per setup: a SQLite file (WAL) in a temp dir, or a PostgreSQL schema of its"
         " own (`CREATE SCHEMA bench_...`, reached with `?search_path=`), dropped at the end;"
         f" a client and a router user and a pool of {seed.POOL_SIZE} numbers made with the CLI.",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import threading
 import time
@@ -46,7 +47,16 @@ def db_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def settings(db_url: str) -> Settings:
-    return Settings(database_url=db_url, sweep_interval_seconds=3600)
+    # Limits off: many tests send bad credentials on purpose or many requests, all from
+    # 127.0.0.1 (tests/abuse turns each on).
+    return Settings(
+        database_url=db_url,
+        sweep_interval_seconds=3600,
+        rate_limit_ip_per_second=0,
+        rate_limit_account_per_second=0,
+        auth_fail_limit_ip=0,
+        auth_fail_limit_user=0,
+    )
 
 
 def _free_port() -> int:
@@ -161,3 +171,20 @@ def principal(account: str = "acme", role: str = "client") -> Principal:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+# -- Run-wide: no log record carries a full phone number (tests/observability/leaks.py) ----
+
+
+@pytest.fixture(scope="session", autouse=True)
+def log_leaks() -> Iterator[object]:
+    """Every record of the run is checked at DEBUG; a full number fails the session."""
+    from tests.observability.leaks import watch_session
+
+    yield from watch_session()
+
+
+@pytest.fixture(autouse=True)
+def _debug_logging(log_leaks: object) -> None:
+    # Something a test ran (logs.configure, uvicorn) may have raised the root level.
+    logging.getLogger().setLevel(logging.DEBUG)

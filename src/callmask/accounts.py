@@ -17,7 +17,7 @@ from callmask.domain.errors import (
     PermissionDenied,
 )
 from callmask.domain.permissions import CLIENT_DEFAULT, Permission
-from callmask.storage.base import StorageUnavailable, Store, User
+from callmask.storage.base import Session, StorageUnavailable, Store, User
 from callmask.usecase import UseCases
 
 ROLES = ("client", "router")
@@ -99,32 +99,50 @@ class Accounts(UseCases):
         # Compare even for an unknown user so timing does not tell which userIds exist.
         stored = user.token_hash if user is not None else hash_secret(secrets.token_hex(16))
         if not hmac.compare_digest(presented, stored) or user is None:
-            raise InvalidToken()
+            return await self._previous_token(key, user_id, presented)
         return self._remember(key, principal_of(user))
+
+    async def _previous_token(self, key: str, user_id: str | None, presented: str) -> Principal:
+        """A token that `user rotate` replaced works until its grace period ends."""
+        try:
+            found = await self.store.previous_token_user(user_id, presented, self.now_ms())
+        except StorageUnavailable as error:
+            raise DatabaseUnavailable() from error
+        if found is None:
+            raise InvalidToken()
+        user, until_ms = found
+        return self._remember(key, principal_of(user), until_ms / 1000)
 
     def _recall(self, key: str) -> Principal | None:
         hit = self._verified.get(key)
         return hit[0] if hit is not None and hit[1] > self._clock() else None
 
-    def _remember(self, key: str, principal: Principal) -> Principal:
+    def _remember(self, key: str, principal: Principal, until: float | None = None) -> Principal:
         if len(self._verified) >= _AUTH_CACHE_SIZE:
             self._verified.clear()
-        self._verified[key] = (principal, self._clock() + _AUTH_CACHE_S)
+        expires = self._clock() + _AUTH_CACHE_S
+        self._verified[key] = (principal, expires if until is None else min(expires, until))
         return principal
 
     async def authenticate_bearer(self, token: str) -> Principal:
-        presented = hash_secret(token)
-        if (known := self._recall(presented)) is not None:
+        # Remembered by the token itself, so a hit (every route lookup but one in 5 s) skips
+        # the hash; the token is held only as long as the entry.
+        key = "bearer " + token
+        if (known := self._recall(key)) is not None:
             return known
+        presented = hash_secret(token)
         try:
             user = await self.store.user_by_token(presented)
         except StorageUnavailable as error:
             raise DatabaseUnavailable() from error
         if user is None:
-            raise InvalidToken()
-        return self._remember(presented, principal_of(user))
+            return await self._previous_token(key, None, presented)
+        return self._remember(key, principal_of(user))
 
     async def create_ssid(self, principal: Principal) -> tuple[str, int]:
+        if principal.role != "client":
+            # A router's token routes calls and nothing else; a session adds nothing to it.
+            raise PermissionDenied("routers route calls only and do not make ssids")
         ssid = secrets.token_urlsafe(32)
         expires_ms = self.now_ms() + self.settings.ssid_ttl_minutes * 60_000
         try:
@@ -175,10 +193,41 @@ class Accounts(UseCases):
         self._verified.clear()
         return permissions
 
-    async def rotate_token(self, user_id: str) -> str | None:
-        """Give a user a new token (the old one stops working at once); None if no such user."""
+    async def rotate_token(self, user_id: str, grace_minutes: int = 0) -> str | None:
+        """Give a user a new token; None if no such user.
+
+        The old token keeps working for grace_minutes (0: stops at once; other processes
+        may accept it for the 5 s they remember a verified token).
+        """
+        if grace_minutes < 0:
+            raise InvalidParameters("the grace period cannot be negative")
         token = secrets.token_urlsafe(32)
-        if not await self.store.set_token(user_id, hash_secret(token)):
+        until_ms = self.now_ms() + grace_minutes * 60_000 if grace_minutes else None
+        if not await self.store.rotate_token(user_id, hash_secret(token), until_ms):
             return None
         self._verified.clear()
         return token
+
+    # -- sessions -----------------------------------------------------------------------------
+
+    async def ssids(self, user_id: str) -> list[Session]:
+        """The user's ssids (as stored: hashed), soonest to expire first; expired ones until
+        the sweeper drops them."""
+        return await self.store.sessions_of(user_id)
+
+    async def revoke_ssid(self, ssid: str) -> bool:
+        """End one ssid now. ssids are looked up on every request, so it stops at once."""
+        revoked = await self.store.revoke_session(hash_secret(ssid.strip())) > 0
+        self._verified.clear()
+        return revoked
+
+    async def revoke_ssids(self, user_id: str) -> int:
+        """End every ssid of the user now; how many there were."""
+        revoked = await self.store.revoke_sessions_of(user_id)
+        self._verified.clear()
+        return revoked
+
+
+def fingerprint(session: Session) -> str:
+    """Names an ssid in listings without revealing it: the start of its stored hash."""
+    return session.ssid_hash[:12]

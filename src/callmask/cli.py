@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import secrets
 import sys
@@ -14,11 +13,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from callmask import operations
+from callmask import logs, operations
+from callmask.accounts import fingerprint
 from callmask.config import ConfigError, Settings
 from callmask.domain.errors import MaskingError
 from callmask.domain.numbers import E164, normalise
 from callmask.domain.permissions import Permission, parse_permissions, stored
+from callmask.domain.reports import iso
 from callmask.operations import CliError
 from callmask.service import MaskingService, Principal
 from callmask.sip import kamailio
@@ -100,12 +101,20 @@ async def _user_permissions(service: MaskingService, args: argparse.Namespace) -
 
 
 async def _user_rotate(service: MaskingService, args: argparse.Namespace) -> str:
-    token = await service.rotate_token(args.user_id)
+    if args.grace_minutes < 0:
+        raise CliError("--grace-minutes must be 0 or more")
+    token = await service.rotate_token(args.user_id, args.grace_minutes)
     if token is None:
         raise CliError(f"no user {args.user_id!r}")
+    until_ms = service.now_ms() + args.grace_minutes * 60_000 if args.grace_minutes else None
     if args.json:
-        return json.dumps({"userId": args.user_id, "token": token})
-    return f"new token for {args.user_id}: {token}\n(the old one no longer works)"
+        grace = until_ms // 1000 if until_ms is not None else None
+        return json.dumps({"userId": args.user_id, "token": token, "oldTokenUntil": grace})
+    if until_ms is None:
+        old = "the old one no longer works (other API processes: within 5 s)"
+    else:
+        old = f"the old one works until {iso(until_ms)}; --grace-minutes 0 ends it at once"
+    return f"new token for {args.user_id}: {token}\n({old})"
 
 
 async def _ssid_create(service: MaskingService, args: argparse.Namespace) -> str:
@@ -118,6 +127,43 @@ async def _ssid_create(service: MaskingService, args: argparse.Namespace) -> str
     if args.json:
         return json.dumps({"userId": user.user_id, "ssid": ssid, "expiry_time": expires_ms // 1000})
     return f"ssid: {ssid}\nexpires: {expires_ms // 1000} (unix seconds)"
+
+
+async def _ssid_list(service: MaskingService, args: argparse.Namespace) -> str:
+    if await service.store.user(args.user) is None:
+        raise CliError(f"no user {args.user!r}")
+    sessions = await service.ssids(args.user)
+    now_ms = service.now_ms()
+    if args.json:
+        return json.dumps(
+            [
+                {
+                    "fingerprint": fingerprint(s),
+                    "userId": s.user_id,
+                    "expiry_time": s.expires_ms // 1000,
+                    "expired": s.expires_ms <= now_ms,
+                }
+                for s in sessions
+            ]
+        )
+    lines = [
+        f"{fingerprint(s)}\t{s.user_id}\t{'expired' if s.expires_ms <= now_ms else 'expires'}"
+        f" {iso(s.expires_ms)}"
+        for s in sessions
+    ]
+    return "\n".join(lines) if lines else f"{args.user} has no ssid"
+
+
+async def _ssid_revoke(service: MaskingService, args: argparse.Namespace) -> str:
+    if (args.ssid is None) == (args.user is None):
+        raise CliError("give an SSID or --user USERID (all of that user's)")
+    if args.ssid is not None:
+        if not await service.revoke_ssid(args.ssid):
+            raise CliError("no such ssid (unknown, or already expired and swept)")
+        return "ssid revoked"
+    if await service.store.user(args.user) is None:
+        raise CliError(f"no user {args.user!r}")
+    return f"revoked {await service.revoke_ssids(args.user)} ssids of {args.user}"
 
 
 async def _pool_add(service: MaskingService, args: argparse.Namespace) -> str:
@@ -253,6 +299,13 @@ def _sip(settings: Settings, args: argparse.Namespace) -> int:
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    metrics_dir = None
+    if args.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        # Set before prometheus_client is first imported: the workers then count into files
+        # in one directory, and a scrape of any worker adds up all (callmask/metrics.py).
+        metrics_dir = tempfile.mkdtemp(prefix="callmask-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+
     from callmask.http.app import create_app
 
     workers = args.workers
@@ -271,12 +324,18 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         "loop": "uvloop",
         "http": "httptools",
         "timeout_graceful_shutdown": 30,
+        # uvicorn's own lines go to the root logger, through callmask's formatter (logs.py).
+        "log_config": None,
     }
     if workers > 1:
         # Each worker process builds its own app (and database pool) from the environment.
         uvicorn.run("callmask.http.app:app_from_env", factory=True, workers=workers, **options)
     else:
         uvicorn.run(create_app(settings), **options)
+    if metrics_dir is not None:
+        import shutil
+
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 
@@ -323,8 +382,17 @@ def _parser() -> argparse.ArgumentParser:
         change.add_argument("--json", action="store_true")
         change.set_defaults(work=_user_permissions)
 
-    rotate = user.add_parser("rotate", help="give a user a new token (the old one stops working)")
+    rotate = user.add_parser(
+        "rotate", help="give a user a new token; the old one works for --grace-minutes more"
+    )
     rotate.add_argument("user_id", metavar="USERID")
+    rotate.add_argument(
+        "--grace-minutes",
+        type=int,
+        default=60,
+        metavar="N",
+        help="how long the old token keeps working (default 60; 0: stops now, e.g. if leaked)",
+    )
     rotate.add_argument("--json", action="store_true")
     rotate.set_defaults(work=_user_rotate)
 
@@ -349,6 +417,18 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("user_id", metavar="USERID")
     create.add_argument("--json", action="store_true")
     create.set_defaults(work=_ssid_create)
+    ssid_list = ssid.add_parser(
+        "list", help="a user's ssids: a fingerprint of each (never the ssid) and its expiry"
+    )
+    ssid_list.add_argument("--user", required=True, metavar="USERID")
+    ssid_list.add_argument("--json", action="store_true")
+    ssid_list.set_defaults(work=_ssid_list)
+    revoke_ssid = ssid.add_parser(
+        "revoke", help="end an ssid, or all of a user's, now (every API process at once)"
+    )
+    revoke_ssid.add_argument("ssid", nargs="?", metavar="SSID")
+    revoke_ssid.add_argument("--user", metavar="USERID", help="revoke all of this user's ssids")
+    revoke_ssid.set_defaults(work=_ssid_revoke)
 
     pool = commands.add_parser("pool", help="pool numbers").add_subparsers(
         dest="action", required=True
@@ -378,8 +458,12 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
     except ConfigError as error:
         print(f"callmask: {error}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
+    serving = args.command == "serve"
+    logs.configure(
+        settings.log_level,
+        settings.log_format or ("json" if serving else "text"),
+        unless_configured=not serving,
+        access_log=settings.access_log == "on",
     )
     if args.command == "serve":
         return _serve(settings, args)

@@ -52,6 +52,27 @@ class Settings:
     sip_router_token: str = ""
     sip_mask_key: str = ""
     sip_children: int = 8
+    # Rate limits on set, unset, the queries and auth/ssid (never route): a token bucket per
+    # client address and per account, in each process (0: off). Above what one busy client
+    # sends, so they stop a runaway or abusive one rather than shape normal traffic.
+    rate_limit_ip_per_second: float = 4000.0
+    rate_limit_ip_burst: int = 8000
+    rate_limit_account_per_second: float = 2000.0
+    rate_limit_account_burst: int = 4000
+    # Failed authentications: this many from one address, or naming one userId, within the
+    # window lock it out (every endpoint, correct credentials too) until a window has passed.
+    auth_fail_limit_ip: int = 20
+    auth_fail_limit_user: int = 20
+    auth_fail_window_seconds: float = 300.0
+    # Operations: log lines as JSON objects or text ("": json for serve, text for the other
+    # commands); how long the database-derived metrics are reused between scrapes; how long
+    # /readyz waits for the database.
+    log_format: str = ""
+    # One INFO line per request (method, route template, status, code, duration); "off" drops
+    # them (~10 us of each request's time).
+    access_log: str = "on"
+    metrics_cache_seconds: float = 10.0
+    ready_timeout_seconds: float = 1.0
 
     @property
     def expiry_rules(self) -> ExpiryRules:
@@ -89,5 +110,24 @@ class Settings:
             raise ConfigError("webhook timeout and attempts must be positive")
         if self.webhook_retry_seconds <= 0 or self.webhook_poll_seconds <= 0:
             raise ConfigError("webhook retry and poll seconds must be positive")
+        if (
+            min(
+                self.rate_limit_ip_per_second,
+                self.rate_limit_ip_burst,
+                self.rate_limit_account_per_second,
+                self.rate_limit_account_burst,
+                self.auth_fail_limit_ip,
+                self.auth_fail_limit_user,
+            )
+            < 0
+            or self.auth_fail_window_seconds <= 0
+        ):
+            raise ConfigError("rate limits and failed-auth limits must be 0 (off) or more")
+        if self.access_log not in ("on", "off"):
+            raise ConfigError("CALLMASK_ACCESS_LOG must be on or off")
+        if self.log_format not in ("", "json", "text"):
+            raise ConfigError("CALLMASK_LOG_FORMAT must be json or text")
+        if self.metrics_cache_seconds < 0 or self.ready_timeout_seconds <= 0:
+            raise ConfigError("metrics cache seconds must be 0 or more, ready timeout positive")
         if not self.database_url.startswith(("sqlite:", "postgresql:", "postgres:")):
             raise ConfigError("CALLMASK_DATABASE_URL must start with sqlite: or postgresql:")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import httpx
+
 from callmask.domain.errors import Code
 from tests.conftest import Live
 from tests.http.conftest import DID0, DID1, DID2, OTHER_DID, ROUTE, SET, A, B, C, D, post_as
@@ -130,3 +132,35 @@ def test_another_accounts_masking_does_not_route_on_our_numbers(
     assert live.route(C, OTHER_DID)["action"] == "reject"
     assert live.route(C, DID0)["to"] == D
     assert live.route(A, DID0)["action"] == "reject"
+
+
+def _fields(response: httpx.Response) -> tuple[int, dict[str, str], object]:
+    headers = {k: v for k, v in response.headers.items() if k not in ("date", "x-request-id")}
+    return response.status_code, headers, response.json()
+
+
+def test_get_lookups_answer_exactly_as_the_routed_post(live: Live) -> None:
+    # GET is answered by a fast path in front of the router (http/fastroute.py); POST by the
+    # routed handler. Same bytes, headers and status for every outcome.
+    live.set(m1=A, m2=B)
+    bearer = {"Authorization": f"Bearer {live.router_token}"}
+    cases = [
+        ({"caller": A, "mask": DID0}, bearer),  # connect
+        ({"caller": C, "mask": DID0}, bearer),  # reject 403
+        ({"caller": A, "mask": "+918099999999"}, bearer),  # reject 404
+        ({"caller": A, "mask": "12"}, bearer),  # 1000
+        ({"caller": A, "mask": DID0}, {"Authorization": "Bearer wrong"}),  # 1014
+        ({"caller": A, "mask": DID0, "userId": "acme", "token": live.client_token}, {}),  # 1015
+    ]
+    for params, headers in cases:
+        for path in (ROUTE, ROUTE + "/"):
+            got = _fields(live.get(path, params=params, headers=headers))
+            posted = _fields(live.post(path, json=params, headers=headers))
+            assert got == posted, (params, got, posted)
+            assert got[1]["access-control-allow-origin"] == "*"
+
+
+def test_get_lookup_without_parameters_is_1047(live: Live) -> None:
+    answer = live.get(ROUTE, headers={"Authorization": f"Bearer {live.router_token}"})
+    assert answer.status_code == 200
+    assert answer.json()["code"] == Code.INVALID_REQUEST_DATA

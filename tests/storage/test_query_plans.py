@@ -44,6 +44,7 @@ def plan(conn: sqlite3.Connection, statement: str, args: tuple[object, ...]) -> 
         ("unset by party", sql.find_open(1, False), ("acme", 0, "+91987")),
         ("unset by mask", sql.find_open(0, True), ("acme", 0, "+91804")),
         ("unset by pair", sql.find_open(2, True), ("acme", 0, "+91987", "+91981", "+91804")),
+        ("unset by party and mask", sql.find_open(1, True), ("acme", 0, "+91987", "+91804")),
     ],
 )
 def test_hot_statement_uses_indexes(
@@ -57,6 +58,10 @@ def test_hot_statement_uses_indexes(
         assert "maskings_mask_m2 (mask=? AND m2=?)" in text, text
     if name == "unset by mask":
         assert "SEARCH claims USING PRIMARY KEY (mask=?)" in text, text
+    if name.startswith("unset"):
+        # Found through the claims, never by walking the account's history in created order
+        # (maskings_account_created): that made each unset O(the account's maskings).
+        assert "sqlite_autoindex_maskings_1 (masking_id=?)" in text, text
     if name in ("first free", "first fresh"):
         # Walking the pool in index order lets LIMIT 1 stop after deg(m1) + deg(m2) numbers
         # (and, for fresh, the parties' latest releases, each read newest first by its key).

@@ -15,6 +15,7 @@ class Code(IntEnum):
     DATABASE_UNAVAILABLE = 1010
     INVALID_TOKEN = 1014
     PERMISSION_DENIED = 1015
+    TOO_MANY_REQUESTS = 1029
     INVALID_REQUEST_DATA = 1047
     SAME_NUMBERS = 1501
     EXPIRY_NOT_INTEGER = 1502
@@ -90,3 +91,17 @@ class PoolExhausted(MaskingError):
     code = Code.POOL_EXHAUSTED
     # Exactly the vendor's sample response text; clients may match on it.
     message = "Masking No not available"
+
+
+class TooManyRequests(MaskingError):
+    """A rate limit or a failed-authentication lockout; answered HTTP 429 with Retry-After.
+
+    DeepCall publishes no code for this; 1029 is callmask's own.
+    """
+
+    code = Code.TOO_MANY_REQUESTS
+    message = "Too many requests"
+
+    def __init__(self, detail: str | None = None, retry_after_s: float = 1.0) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s

@@ -177,7 +177,9 @@ def delivery_query(params: Mapping[str, Any], account_id: str) -> DeliveryQuery:
         raise InvalidParameters("startTime must be before endTime")
     event_id = text(params["id"], "id") if given(params, "id") else None
     paging = page(params)
-    if paging.after is not None and not paging.after.key.isdigit():
+    # An outbox id: ASCII digits ("²".isdigit() too) that fit the 64-bit column.
+    key = paging.after.key if paging.after is not None else "0"
+    if not (key.isascii() and key.isdigit() and int(key) < 2**63):
         raise InvalidParameters("cursor is not valid")
     return DeliveryQuery(account_id, paging, event_id, kinds, outcomes, start, end)
 

@@ -11,23 +11,28 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from callmask import retention
+from callmask import logs, retention
 from callmask.config import Settings
 from callmask.delivery import Deliverer
 from callmask.domain.errors import (
     InvalidParameters,
     MaskingError,
     SomethingWentWrong,
+    TooManyRequests,
 )
 from callmask.domain.masking import Masking
 from callmask.events import CallEventConsumer
-from callmask.http import envelope
+from callmask.http import envelope, openapi
 from callmask.http.body import parameters
+from callmask.http.fastroute import FastRoute
+from callmask.http.guard import Guard, client_address, refusal
 from callmask.http.reports import ReportApi, principal_of
+from callmask.http.telemetry import Observed
 from callmask.reports import Reports
 from callmask.service import MaskingService, Principal
 from callmask.storage import open_store
@@ -56,6 +61,8 @@ def _guarded(handler: Endpoint) -> Endpoint:
     async def run(request: Request) -> Response:
         try:
             return await handler(request)
+        except TooManyRequests as refused:
+            return refusal(refused)
         except MaskingError as failure:
             return envelope.error(failure)
         except Exception:
@@ -66,16 +73,19 @@ def _guarded(handler: Endpoint) -> Endpoint:
 
 
 class Api:
-    def __init__(self, service: MaskingService, settings: Settings) -> None:
+    def __init__(
+        self, service: MaskingService, settings: Settings, guard: Guard | None = None
+    ) -> None:
         self.service = service
         self.limit = settings.max_body_bytes
+        self.guard = guard or Guard(service, settings, time.monotonic)
 
     async def _principal(self, params: dict[str, Any]) -> Principal:
         return await principal_of(self.service, params)
 
     async def set(self, request: Request) -> Response:
         params = await parameters(request, self.limit)
-        principal = await self._principal(params)
+        principal = await self.guard.admit(request, params)
         masking = await self.service.set_masking(
             principal,
             params.get("m1"),
@@ -88,7 +98,7 @@ class Api:
 
     async def unset(self, request: Request) -> Response:
         params = await parameters(request, self.limit)
-        principal = await self._principal(params)
+        principal = await self.guard.admit(request, params)
         changed = await self.service.unset_masking(
             principal,
             params.get("m1"),
@@ -104,17 +114,26 @@ class Api:
         )
 
     async def route(self, request: Request) -> Response:
+        # GET lookups are answered by fastroute.FastRoute with this same payload.
         params = await parameters(request, self.limit)
-        authorization = request.headers.get("authorization", "")
+        payload = await self.route_payload(
+            params, request.headers.get("authorization", ""), client_address(request)
+        )
+        return envelope.render(payload)
+
+    async def route_payload(
+        self, params: dict[str, Any], authorization: str, address: str
+    ) -> dict[str, Any]:
+        """Where the call from caller to mask goes, as the envelope's fields."""
         if authorization[:7].lower() == "bearer " and not params.get("ssid"):
-            principal = await self.service.authenticate_bearer(authorization[7:].strip())
+            principal = await self.guard.authenticate_bearer(address, authorization[7:].strip())
         else:
-            principal = await self._principal(params)
+            principal = await self.guard.authenticate(address, params)
         decision = await self.service.route_call(
             principal, params.get("caller"), params.get("mask")
         )
         if decision.action == "connect" and decision.masking is not None:
-            return envelope.success(
+            return envelope.success_payload(
                 "connect",
                 action="connect",
                 caller=decision.caller,
@@ -123,7 +142,7 @@ class Api:
                 maskingId=decision.masking.masking_id,
                 eventId=decision.masking.event_id,
             )
-        return envelope.success(
+        return envelope.success_payload(
             decision.reason,
             action="reject",
             sipCode=decision.sip_code,
@@ -135,7 +154,7 @@ class Api:
         params = await parameters(request, self.limit)
         if params.get("ssid"):
             raise InvalidParameters("an ssid is created from userId and token")
-        principal = await self._principal(params)
+        principal = await self.guard.admit(request, params)
         ssid, expires_ms = await self.service.create_ssid(principal)
         return envelope.success("ssid created", ssid=ssid, expiry_time=expires_ms // 1000)
 
@@ -160,7 +179,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _crash(request: Request, exc: Exception) -> Response:
-    log.error("unhandled %s on %s", type(exc).__name__, request.url.path)
+    log.error("unhandled %s on %s", type(exc).__name__, logs.redact_digits(request.url.path))
     return envelope.error(SomethingWentWrong(), http_status=500)
 
 
@@ -211,9 +230,11 @@ def create_app(
             log.info("applied migrations %s", applied)
         service = MaskingService(store, settings, clock)
         webhooks = Webhooks(store, settings, clock)
-        holder["api"] = Api(service, settings)
+        # Limits run on a monotonic clock, unless a test drives the clock.
+        guard = Guard(service, settings, time.monotonic if clock is time.time else clock)
+        holder["api"] = Api(service, settings, guard)
         holder["reports"] = ReportApi(
-            service, Reports(store, settings, clock), webhooks, settings.max_body_bytes
+            service, Reports(store, settings, clock), webhooks, settings.max_body_bytes, guard
         )
         consumer = None
         if settings.events_redis_url:
@@ -251,8 +272,23 @@ def create_app(
             routes.append(Route(variant, endpoint, methods=methods))
             routes.append(Route(variant, _preflight, methods=["OPTIONS"]))
     routes.append(Route("/healthz", _healthz, methods=["GET"]))
+    routes.append(Route(openapi.PATH, openapi.serve, methods=["GET"]))
+
+    def current_api() -> Api | None:
+        api = holder.get("api")
+        return api if isinstance(api, Api) else None
+
+    def current_store() -> Store | None:
+        api = current_api()
+        return api.service.store if api is not None else None
+
+    # Request ids, access log and metrics around every request; /metrics and /readyz.
+    observed = Observed(settings, clock, current_store)
+    routes += observed.routes
     return Starlette(
         routes=routes,
+        # The SIP proxy's GET lookups are answered inside the metrics, before the router.
+        middleware=[*observed.middleware, Middleware(FastRoute, api=current_api)],
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error, Exception: _crash},
     )
@@ -260,4 +296,10 @@ def create_app(
 
 def app_from_env() -> Starlette:
     """The app configured from CALLMASK_* variables: what each `serve --workers N` process runs."""
-    return create_app(Settings.from_env())
+    settings = Settings.from_env()
+    logs.configure(
+        settings.log_level,
+        settings.log_format or "json",
+        access_log=settings.access_log == "on",
+    )
+    return create_app(settings)

@@ -7,6 +7,7 @@ with numbers unquoted. Real form encoding and query-string parameters work too.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -15,6 +16,11 @@ from starlette.requests import Request
 
 from callmask.domain.errors import InvalidRequestData
 
+# uvicorn has no timeout on a request body: a client that sends headers and then trickles or
+# stalls would hold its request open for ever. 64 KiB in 10 s is 6.5 KB/s, slower than any
+# real client.
+BODY_TIMEOUT_SECONDS = 10.0
+
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The body, refusing more than limit bytes without reading the rest."""
@@ -22,11 +28,15 @@ async def read_body(request: Request, limit: int) -> bytes:
     if declared.isdigit() and int(declared) > limit:
         raise InvalidRequestData("Invalid Request Data: body too large")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise InvalidRequestData("Invalid Request Data: body too large")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT_SECONDS):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise InvalidRequestData("Invalid Request Data: body too large")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise InvalidRequestData("Invalid Request Data: body not received in time") from None
     return b"".join(chunks)
 
 

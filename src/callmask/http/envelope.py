@@ -19,17 +19,27 @@ HEADERS = {
 MEDIA_TYPE = "application/json; charset=utf-8"
 
 
+def success_payload(message: str, **fields: Any) -> dict[str, Any]:
+    return {"status": "success", "code": int(Code.OK), "message": message, **fields}
+
+
+def error_payload(failure: MaskingError) -> dict[str, Any]:
+    return {"status": "error", "message": failure.detail, "code": int(failure.code)}
+
+
+def render(payload: dict[str, Any], http_status: int = 200) -> Response:
+    return Response(
+        orjson.dumps(payload), status_code=http_status, headers=HEADERS, media_type=MEDIA_TYPE
+    )
+
+
 def success(message: str, **fields: Any) -> Response:
-    payload = {"status": "success", "code": int(Code.OK), "message": message, **fields}
-    return Response(orjson.dumps(payload), headers=HEADERS, media_type=MEDIA_TYPE)
+    return render(success_payload(message, **fields))
 
 
 def error(failure: MaskingError, http_status: int = 200) -> Response:
     # DeepCall answers errors with HTTP 200; clients read status and code from the body.
-    payload = {"status": "error", "message": failure.detail, "code": int(failure.code)}
-    return Response(
-        orjson.dumps(payload), status_code=http_status, headers=HEADERS, media_type=MEDIA_TYPE
-    )
+    return render(error_payload(failure), http_status)
 
 
 def preflight() -> Response:

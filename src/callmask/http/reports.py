@@ -25,6 +25,7 @@ from callmask.domain.reports import (
 from callmask.domain.webhooks import delivery_view
 from callmask.http import envelope
 from callmask.http.body import parameters
+from callmask.http.guard import Guard
 from callmask.reports import Reports
 from callmask.webhooks import Webhooks
 
@@ -61,14 +62,24 @@ def _filename(query: CallQuery) -> str:
 
 
 class ReportApi:
-    def __init__(self, accounts: Accounts, reports: Reports, webhooks: Webhooks, limit: int):
+    def __init__(
+        self,
+        accounts: Accounts,
+        reports: Reports,
+        webhooks: Webhooks,
+        limit: int,
+        guard: Guard | None = None,
+    ):
         self.accounts = accounts
         self.reports = reports
         self.webhooks = webhooks
         self.limit = limit
+        self.guard = guard
 
     async def _request(self, request: Request) -> tuple[Principal, dict[str, Any]]:
         params = await parameters(request, self.limit)
+        if self.guard is not None:
+            return await self.guard.admit(request, params), params
         return await principal_of(self.accounts, params), params
 
     async def masklist(self, request: Request) -> Response:

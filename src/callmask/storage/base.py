@@ -118,6 +118,16 @@ class Purged:
         return self.maskings + self.calls + self.notices + self.deliveries
 
 
+@dataclass(frozen=True, slots=True)
+class AccountPressure:
+    """An account's pool against its busiest party: busiest == pool means the next is 1505."""
+
+    account_id: str
+    pool_numbers: int
+    active_maskings: int
+    busiest_party_maskings: int
+
+
 class Transaction(Protocol):
     async def release_expired(
         self, account_id: str, pair: tuple[E164, E164], now_ms: int
@@ -260,3 +270,47 @@ class Store(Protocol):
         """Apply pending schema migrations; return the versions applied."""
 
     async def close(self) -> None: ...
+
+    # -- health and pool pressure, for /readyz and /metrics (storage/pressure.py) -----------
+
+    async def pending_migrations(self, timeout_s: float) -> list[int]:
+        """Shipped migrations the database lacks; a read that must reach it within timeout_s.
+
+        Raise StorageUnavailable when the database cannot answer in time.
+        """
+
+    async def pressure(self, now_ms: int) -> list[AccountPressure]:
+        """Per account: pool size, live maskings, and the most live claims one party holds."""
+
+    # -- credentials beyond the login path (storage/credentials.py) ---------------------------
+
+    async def rotate_token(
+        self, user_id: str, token_hash: str, previous_until_ms: int | None
+    ) -> bool:
+        """Replace the token; the old one works until previous_until_ms (None: stops at once).
+
+        False when there is no such user.
+        """
+
+    async def previous_token_user(
+        self, user_id: str | None, token_hash: str, now_ms: int
+    ) -> tuple[User, int] | None:
+        """The user whose replaced token this is, and its grace's end (user_id None: bearer)."""
+
+    async def previous_token_until(self, user_id: str) -> int | None: ...
+
+    async def sessions_of(self, user_id: str) -> list[Session]:
+        """The user's sessions, soonest to expire first (expired ones until swept)."""
+
+    async def revoke_session(self, ssid_hash: str) -> int: ...
+
+    async def revoke_sessions_of(self, user_id: str) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """An ssid as stored: only its hash is kept."""
+
+    ssid_hash: str
+    user_id: str
+    expires_ms: int

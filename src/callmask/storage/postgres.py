@@ -23,8 +23,9 @@ from callmask.domain.numbers import E164
 from callmask.domain.permissions import Permission, loaded, stored
 from callmask.domain.reports import CallQuery, MaskingQuery
 from callmask.domain.webhooks import Delivery, DeliveryQuery, Notice
-from callmask.storage import outbox, reports, retention, sql
+from callmask.storage import credentials, outbox, reports, retention, sql
 from callmask.storage.base import (
+    AccountPressure,
     Attempt,
     CallChange,
     Claimed,
@@ -32,6 +33,7 @@ from callmask.storage.base import (
     PairTaken,
     PoolNumber,
     Purged,
+    Session,
     StorageError,
     StorageUnavailable,
     User,
@@ -39,7 +41,9 @@ from callmask.storage.base import (
     WriteFailed,
 )
 from callmask.storage.migrations import migrations
+from callmask.storage.pressure import APPLIED, LIVE_CLAIMS, POOL_SIZES, combine, pending
 
+_PRESSURE_TIMEOUT_S = 30.0
 # Any constant; held while migrating so two starting processes do not migrate at once.
 _MIGRATION_LOCK = 0x63616C6C6D61736B
 _UNREACHABLE = (
@@ -170,7 +174,9 @@ class PostgresTransaction:
         now_ms: int,
     ) -> list[Masking]:
         args = (account_id, now_ms, *parties, *([mask] if mask is not None else []))
-        rows = await self._conn.fetch(_pg(sql.find_open(len(parties), mask is not None)), *args)
+        rows = await self._conn.fetch(
+            _pg(sql.find_open(len(parties), mask is not None, "postgresql")), *args
+        )
         return [Masking(*row) for row in rows]
 
     async def change_expiry(
@@ -434,6 +440,58 @@ class PostgresStore:
                 await asyncio.wait_for(self._pool.close(), self._timeout_s)
             except (TimeoutError, StorageError):
                 self._pool.terminate()
+
+    # -- health and pool pressure, for /readyz and /metrics (storage/pressure.py) -----------
+
+    async def pending_migrations(self, timeout_s: float) -> list[int]:
+        async def read() -> list[Any]:
+            async with self._connection() as conn:
+                return list(await conn.fetch(APPLIED, timeout=timeout_s))
+
+        try:
+            applied = await asyncio.wait_for(read(), timeout_s)
+        except TimeoutError as error:
+            raise StorageUnavailable("TimeoutError") from error
+        return pending("postgresql", applied)
+
+    async def pressure(self, now_ms: int) -> list[AccountPressure]:
+        # A pass over every live claim: ~2 s at a million maskings, longer than the
+        # statement timeout the request path keeps; it runs once per metrics cache period.
+        async with self._connection() as conn, conn.transaction(readonly=True):
+            pools = await conn.fetch(POOL_SIZES, timeout=_PRESSURE_TIMEOUT_S)
+            claims = await conn.fetch(_pg(LIVE_CLAIMS), now_ms, timeout=_PRESSURE_TIMEOUT_S)
+        return combine(pools, claims)
+
+    # -- credentials beyond the login path (storage/credentials.py) ---------------------------
+
+    async def rotate_token(
+        self, user_id: str, token_hash: str, previous_until_ms: int | None
+    ) -> bool:
+        async with self.transaction() as tx:
+            return await credentials.rotate_token(tx, user_id, token_hash, previous_until_ms)
+
+    async def previous_token_user(
+        self, user_id: str | None, token_hash: str, now_ms: int
+    ) -> tuple[User, int] | None:
+        async with self._connection() as conn:
+            db = PostgresTransaction(conn)
+            return await credentials.previous_token_user(db, user_id, token_hash, now_ms)
+
+    async def previous_token_until(self, user_id: str) -> int | None:
+        async with self._connection() as conn:
+            return await credentials.previous_until(PostgresTransaction(conn), user_id)
+
+    async def sessions_of(self, user_id: str) -> list[Session]:
+        async with self._connection() as conn:
+            return await credentials.sessions_of(PostgresTransaction(conn), user_id)
+
+    async def revoke_session(self, ssid_hash: str) -> int:
+        async with self.transaction() as tx:
+            return await credentials.revoke_session(tx, ssid_hash)
+
+    async def revoke_sessions_of(self, user_id: str) -> int:
+        async with self.transaction() as tx:
+            return await credentials.revoke_sessions_of(tx, user_id)
 
 
 def _user(row: Sequence[Any]) -> User:

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from functools import partial
 from typing import Any
+from urllib.parse import quote
 
 from callmask.domain.calls import CallEvent, CallRecord
 from callmask.domain.masking import Masking, MaskingRecord
@@ -23,8 +24,9 @@ from callmask.domain.numbers import E164
 from callmask.domain.permissions import Permission, loaded, stored
 from callmask.domain.reports import CallQuery, MaskingQuery
 from callmask.domain.webhooks import Delivery, DeliveryQuery, Notice
-from callmask.storage import outbox, reports, retention, sql
+from callmask.storage import credentials, outbox, reports, retention, sql
 from callmask.storage.base import (
+    AccountPressure,
     Attempt,
     CallChange,
     Claimed,
@@ -32,6 +34,7 @@ from callmask.storage.base import (
     PairTaken,
     PoolNumber,
     Purged,
+    Session,
     StorageError,
     StorageUnavailable,
     User,
@@ -39,6 +42,7 @@ from callmask.storage.base import (
     WriteFailed,
 )
 from callmask.storage.migrations import migrations
+from callmask.storage.pressure import APPLIED, LIVE_CLAIMS, POOL_SIZES, combine, pending
 
 _BUSY_TIMEOUT_S = 5.0
 _CHECKPOINT_EVERY_S = 0.1
@@ -390,8 +394,13 @@ class SqliteStore:
             yield self._conn
 
     def _rows(self, statement: str, args: tuple[object, ...]) -> list[Any]:
-        with _translated():
+        # What _translated() does, without a context manager on every read (route's path).
+        try:
             return self._conn.execute(statement, args).fetchall()
+        except sqlite3.OperationalError as error:
+            raise StorageUnavailable(str(error)) from error
+        except sqlite3.Error as error:
+            raise WriteFailed(str(error)) from error
 
     async def route(self, mask: E164, caller: E164, now_ms: int) -> Masking | None:
         rows = self._rows(sql.ROUTE, (mask, caller, now_ms))
@@ -533,6 +542,71 @@ class SqliteStore:
         if self._checkpointer is not None:
             self._checkpointer.stop()
         self._conn.close()
+
+    # -- health and pool pressure, for /readyz and /metrics (storage/pressure.py) -----------
+
+    async def _apart(
+        self, statements: list[tuple[str, tuple[object, ...]]], timeout_s: float
+    ) -> list[list[Any]]:
+        """Reads on a connection of their own, in a thread.
+
+        A new connection reaches the file as a new process would (the open one keeps working
+        on a deleted or unreadable file), sees only committed data, and a long aggregate
+        does not stall the event loop (sqlite3 lets go of the GIL while SQLite works).
+        """
+        if self._path == ":memory:":
+            return [self._rows(statement, args) for statement, args in statements]
+
+        def read() -> list[list[Any]]:
+            uri = f"file:{quote(self._path)}?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, timeout=timeout_s, check_same_thread=False)
+            try:
+                return [conn.execute(statement, args).fetchall() for statement, args in statements]
+            finally:
+                conn.close()
+
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(read), timeout_s)
+        except (sqlite3.Error, OSError, TimeoutError) as error:
+            raise StorageUnavailable(f"{type(error).__name__}: {error}") from error
+
+    async def pending_migrations(self, timeout_s: float) -> list[int]:
+        [applied] = await self._apart([(APPLIED, ())], timeout_s)
+        return pending("sqlite", applied)
+
+    async def pressure(self, now_ms: int) -> list[AccountPressure]:
+        pools, claims = await self._apart(
+            [(POOL_SIZES, ()), (LIVE_CLAIMS, (now_ms,))], _BUSY_TIMEOUT_S * 6
+        )
+        return combine(pools, claims)
+
+    # -- credentials beyond the login path (storage/credentials.py) ---------------------------
+
+    async def rotate_token(
+        self, user_id: str, token_hash: str, previous_until_ms: int | None
+    ) -> bool:
+        async with self.transaction() as tx:
+            return await credentials.rotate_token(tx, user_id, token_hash, previous_until_ms)
+
+    async def previous_token_user(
+        self, user_id: str | None, token_hash: str, now_ms: int
+    ) -> tuple[User, int] | None:
+        db = SqliteTransaction(self._conn)
+        return await credentials.previous_token_user(db, user_id, token_hash, now_ms)
+
+    async def previous_token_until(self, user_id: str) -> int | None:
+        return await credentials.previous_until(SqliteTransaction(self._conn), user_id)
+
+    async def sessions_of(self, user_id: str) -> list[Session]:
+        return await credentials.sessions_of(SqliteTransaction(self._conn), user_id)
+
+    async def revoke_session(self, ssid_hash: str) -> int:
+        async with self.transaction() as tx:
+            return await credentials.revoke_session(tx, ssid_hash)
+
+    async def revoke_sessions_of(self, user_id: str) -> int:
+        async with self.transaction() as tx:
+            return await credentials.revoke_sessions_of(tx, user_id)
 
 
 def _user_row(user: User) -> tuple[str, str, str, str, str]:

@@ -1,0 +1,213 @@
+"""/metrics after known operations: request counters by endpoint and code, pool gauges."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.mmap_dict import MmapedDict
+from prometheus_client.parser import text_string_to_metric_families
+
+from callmask.config import Settings
+from callmask.http.app import create_app
+from callmask.metrics import PoolCollector
+from callmask.service import MaskingService, Principal
+from callmask.storage.base import AccountPressure
+from tests.backends import BACKENDS, fresh_database, open_test_store
+from tests.conftest import Clock, Live
+from tests.e2e.servers import serve
+from tests.observability.conftest import POOL, seed, serving
+from tests.observability.leaks import full_numbers
+
+A, B, C, D, E = (f"+9198123456{n:02d}" for n in range(70, 75))
+SET = "/api/v2/Masking/set"
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    # No caching of the pool figures: each scrape reads the database.
+    return Settings(database_url=db_url, sweep_interval_seconds=3600, metrics_cache_seconds=0)
+
+
+def scrape(
+    http: httpx.Client | None, url: str
+) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Every sample of a scrape, keyed by name and labels."""
+    response = (http or httpx).get(url + "/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    assert full_numbers(response.text) == [], "a phone number in the metrics"
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def value(
+    samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str
+) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def test_requests_allocations_1505_and_pool_gauges_after_known_operations(live: Live) -> None:
+    for other in (B, C, D):
+        assert live.set(m1=A, m2=other)["code"] == 200
+    assert live.set(m1=A, m2=E)["code"] == 1505  # A holds a claim on all three numbers
+    assert live.route(A, live.pool[0])["action"] == "connect"
+    assert live.get("/api/v2/no/such/+919876543210").status_code == 404
+
+    samples = scrape(live.http, live.url)
+    requests = "callmask_http_requests_total"
+    assert value(samples, requests, endpoint=SET, code="200", status="200") == 3
+    assert value(samples, requests, endpoint=SET, code="1505", status="200") == 1
+    route = "/api/v2/Masking/route"
+    assert value(samples, requests, endpoint=route, code="200", status="200") == 1
+    assert value(samples, requests, endpoint="unmatched", code="1000", status="404") == 1
+    assert value(samples, "callmask_http_request_duration_seconds_count", endpoint=SET) == 4
+    assert (
+        value(samples, "callmask_http_request_duration_seconds_bucket", endpoint=route, le="+Inf")
+        == 1
+    )
+    assert value(samples, "callmask_maskings_set_total") == 3
+    assert value(samples, "callmask_pool_exhausted_total") == 1
+
+    assert value(samples, "callmask_pool_read_up") == 1
+    assert value(samples, "callmask_active_maskings", account="acme") == 3
+    assert value(samples, "callmask_pool_numbers", account="acme") == 3
+    assert value(samples, "callmask_busiest_party_maskings", account="acme") == 3
+    assert value(samples, "callmask_busiest_party_pool_ratio", account="acme") == 1.0
+    assert value(samples, "callmask_pool_numbers", account="other") == 1
+    assert value(samples, "callmask_active_maskings", account="other") == 0
+
+    # Ended and lapsed maskings leave the gauges at once (no sweep needed).
+    live.unset(m1=A, m2=B)
+    live.clock.advance(10 * 86400)
+    assert live.set(m1=B, m2=C)["code"] == 200
+    samples = scrape(live.http, live.url)
+    assert value(samples, "callmask_active_maskings", account="acme") == 1
+    assert value(samples, "callmask_busiest_party_maskings", account="acme") == 1
+
+
+def test_preflights_and_probes_are_counted_under_their_own_endpoints(live: Live) -> None:
+    live.http.options(live.url + SET)
+    live.get("/healthz")
+    samples = scrape(live.http, live.url)
+    requests = "callmask_http_requests_total"
+    assert value(samples, requests, endpoint=SET, code="none", status="204") == 1
+    assert value(samples, requests, endpoint="/healthz", code="none", status="200") == 1
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("kind", BACKENDS)
+async def test_pool_gauges_come_from_the_database(kind: str, tmp_path: Path) -> None:
+    clock = Clock()
+    async with fresh_database(kind, tmp_path) as database:
+        store = open_test_store(database)
+        try:
+            await store.migrate()
+            service = MaskingService(store, Settings(), clock)
+            await seed(store, service, clock)
+            principal = Principal("acme", "acme", "client")
+            await service.set_masking(principal, A, B)
+            await service.set_masking(principal, A, C)
+            await service.set_masking(principal, D, E)
+        finally:
+            await store.close()
+        settings = Settings(database_url=database.url, metrics_cache_seconds=0)
+        with serving(create_app(settings, clock=clock)) as url:
+            samples = await asyncio.to_thread(scrape, None, url)
+    assert value(samples, "callmask_active_maskings", account="acme") == 3
+    assert value(samples, "callmask_busiest_party_maskings", account="acme") == 2
+    assert value(samples, "callmask_pool_numbers", account="acme") == len(POOL)
+    assert value(samples, "callmask_busiest_party_pool_ratio", account="acme") == pytest.approx(
+        2 / 3
+    )
+
+
+@pytest.mark.anyio
+async def test_concurrent_scrapes_share_one_database_read_per_cache_period() -> None:
+    reads = 0
+
+    async def read() -> list[AccountPressure]:
+        nonlocal reads
+        reads += 1
+        await asyncio.sleep(0.05)
+        return [AccountPressure("acme", 10, 4, 2)]
+
+    collector = PoolCollector(read, ttl_s=60)
+    await asyncio.gather(*(collector.refresh() for _ in range(20)))
+    await collector.refresh()
+    assert reads == 1
+    families = {family.name: family for family in collector.collect()}
+    assert families["callmask_busiest_party_maskings"].samples[0].value == 2
+
+
+@pytest.mark.anyio
+async def test_a_failed_read_keeps_the_scrape_up_and_says_so() -> None:
+    async def read() -> list[AccountPressure]:
+        raise OSError("database gone")
+
+    collector = PoolCollector(read, ttl_s=0)
+    await collector.refresh()
+    families = {family.name: family for family in collector.collect()}
+    assert families["callmask_pool_read_up"].samples[0].value == 0
+
+
+@pytest.mark.anyio
+async def test_with_two_workers_every_scrape_counts_both(tmp_path: Path) -> None:
+    async with fresh_database("postgresql", tmp_path) as database:
+        store = open_test_store(database)
+        try:
+            await store.migrate()
+            clock = Clock()
+            _, router = await seed(store, MaskingService(store, Settings(), clock), clock)
+        finally:
+            await store.close()
+        shared = tmp_path / "prometheus"
+        shared.mkdir()
+        with serve(database.url, workers=2, PROMETHEUS_MULTIPROC_DIR=str(shared)) as served:
+            headers = {"Authorization": f"Bearer {router}"}
+            params = {"caller": A, "mask": POOL[0]}
+            # A connection per request, so the kernel spreads them over both workers.
+            for sent in range(1, 201):
+                async with httpx.AsyncClient(base_url=served.url, timeout=10) as http:
+                    answer = await http.get("/api/v2/Masking/route", params=params, headers=headers)
+                    assert answer.json()["action"] == "reject"
+                if sent % 10 == 0 and all(_routes_counted(shared).values()):
+                    break
+            per_worker = _routes_counted(shared)
+            scraped = set()
+            for _ in range(6):
+                samples = await asyncio.to_thread(scrape, None, served.url)
+                scraped.add(
+                    value(
+                        samples,
+                        "callmask_http_requests_total",
+                        endpoint="/api/v2/Masking/route",
+                        code="200",
+                        status="200",
+                    )
+                )
+    assert len(per_worker) == 2 and all(per_worker.values()), per_worker
+    assert scraped == {sent}
+
+
+def _routes_counted(shared: Path) -> dict[str, float]:
+    """Route requests each worker has counted, from its own file in the shared directory."""
+    return {
+        path.name: sum(
+            entry[1]
+            for entry in MmapedDict.read_all_values_from_file(str(path))
+            if "callmask_http_requests" in entry[0] and "Masking/route" in entry[0]
+        )
+        for path in shared.glob("counter_*.db")
+    }
+
+
+def test_settings_reject_a_negative_cache_period(db_url: str) -> None:
+    with pytest.raises(ValueError):
+        dataclasses.replace(Settings(database_url=db_url), metrics_cache_seconds=-1).check()
