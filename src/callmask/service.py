@@ -68,8 +68,13 @@ _MAX_EVENT_ID = 255
 _SWEEP_BATCH = 1000
 
 
-def new_masking_id() -> str:
-    return secrets.token_hex(12)
+def new_masking_id(now_ms: int) -> str:
+    """24 hex digits: the creation millisecond (11), then 52 random bits.
+
+    Ids made in time order go into the end of the key's index, and of claims' index on it,
+    rather than onto a random page each: fewer pages written per set.
+    """
+    return f"{now_ms & 0xFFFFFFFFFFF:011x}{secrets.randbits(52):013x}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +149,7 @@ class MaskingService(Accounts):
                     if mask is None:
                         raise PoolExhausted()
                     masking = Masking(
-                        new_masking_id(),
+                        new_masking_id(now_ms),
                         principal.account_id,
                         first,
                         second,
@@ -164,7 +169,9 @@ class MaskingService(Accounts):
                         announced = await self._notify(tx, notices)
                 if announced:
                     self.on_notice()
-                log.info(
+                # Each request's access line is INFO already; this one, ~15 us of a set's CPU in
+                # JSON, is for tracing a masking.
+                log.debug(
                     "masking set id=%s mask=%s parties=%s,%s",
                     masking.masking_id,
                     redact(mask),
@@ -247,7 +254,7 @@ class MaskingService(Accounts):
             raise DatabaseUnavailable() from error
         if announced:
             self.on_notice()
-        log.info("maskings unset count=%d", len(found))
+        log.debug("maskings unset count=%d", len(found))
         return changed
 
     # -- calls ------------------------------------------------------------------------------
