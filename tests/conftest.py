@@ -8,12 +8,14 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
 import uvicorn
+from starlette.applications import Starlette
 
 from callmask.config import Settings
 from callmask.http.app import create_app
@@ -127,15 +129,14 @@ async def _seed(settings: Settings, clock: Clock, pool: list[str]) -> tuple[str,
         await store.close()
 
 
-@pytest.fixture
-def live(settings: Settings, clock: Clock) -> Iterator[Live]:
-    """The real app under uvicorn (httptools, uvloop) on a free loopback port, in a thread."""
-    client_token, router_token = asyncio.run(_seed(settings, clock, POOL))
-    port = _free_port()
+@contextmanager
+def serving(app: Starlette) -> Iterator[str]:
+    """The app under uvicorn (httptools, uvloop) on a free loopback port, in a thread;
+    yields its base URL."""
     config = uvicorn.Config(
-        create_app(settings, clock=clock),
+        app,
         host="127.0.0.1",
-        port=port,
+        port=_free_port(),
         access_log=False,
         log_level="warning",
         loop="uvloop",
@@ -150,18 +151,19 @@ def live(settings: Settings, clock: Clock) -> Iterator[Live]:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("server did not start")
         time.sleep(0.01)
-    with httpx.Client(timeout=10) as http:
-        yield Live(
-            f"http://127.0.0.1:{port}",
-            clock,
-            settings,
-            client_token,
-            router_token,
-            list(POOL),
-            http,
-        )
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def live(settings: Settings, clock: Clock) -> Iterator[Live]:
+    """The real app under uvicorn on a free loopback port, in a thread."""
+    client_token, router_token = asyncio.run(_seed(settings, clock, POOL))
+    with serving(create_app(settings, clock=clock)) as url, httpx.Client(timeout=10) as http:
+        yield Live(url, clock, settings, client_token, router_token, list(POOL), http)
 
 
 def principal(account: str = "acme", role: str = "client") -> Principal:

@@ -17,8 +17,7 @@ from callmask.config import Settings
 from callmask.http.app import create_app
 from callmask.storage.migrations import migrations
 from tests.backends import BACKENDS, PG_URL, fresh_database
-from tests.conftest import Live, _free_port
-from tests.observability.conftest import serving
+from tests.conftest import Live, _free_port, serving
 
 pytestmark = pytest.mark.anyio
 

@@ -17,9 +17,9 @@ from callmask.metrics import PoolCollector
 from callmask.service import MaskingService, Principal
 from callmask.storage.base import AccountPressure
 from tests.backends import BACKENDS, fresh_database, open_test_store
-from tests.conftest import Clock, Live
+from tests.conftest import Clock, Live, serving
 from tests.e2e.servers import serve
-from tests.observability.conftest import POOL, seed, serving
+from tests.observability.conftest import POOL, seed
 from tests.observability.leaks import full_numbers
 
 A, B, C, D, E = (f"+9198123456{n:02d}" for n in range(70, 75))
