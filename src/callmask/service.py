@@ -135,17 +135,15 @@ class MaskingService(Accounts):
         for _ in range(_ALLOCATION_ATTEMPTS):
             try:
                 async with self.store.transaction() as tx:
-                    lapsed = await tx.release_expired(principal.account_id, pair, now_ms)
-                    existing = await tx.open_for_pair(principal.account_id, pair, now_ms)
+                    lapsed, existing, sticky = await tx.before_set(
+                        principal.account_id, pair, now_ms
+                    )
                     if existing is not None:
                         if event is not None and existing.event_id == event:
                             return existing
                         raise AlreadyMasked()
-                    previous = await tx.previous_mask(principal.account_id, pair)
-                    if previous is not None and await tx.is_free(previous, pair, now_ms):
-                        mask: E164 | None = previous
-                    else:
-                        mask = await self._first_free(tx, principal.account_id, pair, now_ms)
+                    # The pair's previous number if neither party holds it now, else first fit.
+                    mask = sticky or await self._first_free(tx, principal.account_id, pair, now_ms)
                     if mask is None:
                         raise PoolExhausted()
                     masking = Masking(

@@ -143,6 +143,12 @@ class Transaction(Protocol):
 
     async def is_free(self, mask: E164, pair: tuple[E164, E164], now_ms: int) -> bool: ...
 
+    async def before_set(
+        self, account_id: str, pair: tuple[E164, E164], now_ms: int
+    ) -> tuple[list[Masking], Masking | None, E164 | None]:
+        """What a set needs before it picks a number: release_expired, then open_for_pair, then
+        previous_mask if is_free (else None) — in one round trip where the backend can."""
+
     async def first_free(
         self,
         account_id: str,

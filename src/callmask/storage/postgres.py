@@ -132,6 +132,15 @@ class PostgresTransaction:
     async def is_free(self, mask: E164, pair: tuple[E164, E164], now_ms: int) -> bool:
         return await self._one(sql.IS_CLAIMED, mask, *pair, now_ms) is None
 
+    async def before_set(
+        self, account_id: str, pair: tuple[E164, E164], now_ms: int
+    ) -> tuple[list[Masking], Masking | None, E164 | None]:
+        rows = await self._conn.fetch(sql.BEFORE_SET_PG, account_id, *pair, now_ms)
+        lapsed = [Masking(*row[1:]) for row in rows if row[0] == 0]
+        existing = next((Masking(*row[1:]) for row in rows if row[0] == 1), None)
+        previous = next((E164(row[5]) for row in rows if row[0] == 2), None)
+        return lapsed, existing, previous
+
     async def first_free(
         self,
         account_id: str,
@@ -148,7 +157,7 @@ class PostgresTransaction:
         m = masking
         async with _translated():
             announced = await self._conn.fetchval(
-                _pg(sql.INSERT_MASKING),
+                sql.INSERT_MASKING_PG,
                 m.masking_id,
                 m.account_id,
                 m.m1,
@@ -159,10 +168,6 @@ class PostgresTransaction:
                 m.event_id,
                 m.created_ms,
                 m.expires_ms,
-            )
-            await self._conn.executemany(
-                _pg(sql.INSERT_CLAIM),
-                [(m.mask, party, m.masking_id, m.expires_ms) for party in (m.m1, m.m2)],
             )
         return bool(announced)
 

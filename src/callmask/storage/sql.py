@@ -41,6 +41,30 @@ PREVIOUS_MASK = (
     " ORDER BY m.created_ms DESC LIMIT 1"
 )
 IS_CLAIMED = "SELECT 1 FROM claims WHERE mask = ? AND party IN (?, ?) AND expires_ms > ? LIMIT 1"
+# All a set reads before it picks a number, in one PostgreSQL round trip instead of five:
+# the pair's lapsed masking closed and the parties' lapsed claims dropped (data-modifying
+# WITH parts, which always run to completion), then rows of three kinds: 0 a masking just
+# closed, 1 the pair's open masking, 2 the pair's previous number if neither party holds it.
+# The main query sees the tables as before the WITH parts; every read of it compares
+# expires_ms with now, so the lapsed rows they remove count for nothing there anyway.
+# Parameters: $1 account, $2 and $3 the pair (low, high), $4 now.
+_NO_MASKING = "NULL::text, NULL::text, NULL::text, NULL::text"
+BEFORE_SET_PG = (
+    "WITH closed AS (UPDATE maskings SET ended_ms = expires_ms, end_reason = 'expired'"
+    " WHERE account_id = $1 AND pair_lo = $2 AND pair_hi = $3 AND ended_ms IS NULL"
+    f" AND expires_ms <= $4 RETURNING {MASKING_COLUMNS}),"
+    " dropped AS (DELETE FROM claims WHERE party IN ($2, $3) AND expires_ms <= $4)"
+    f" SELECT 0 AS kind, {MASKING_COLUMNS} FROM closed"
+    f" UNION ALL SELECT 1, {MASKING_COLUMNS} FROM maskings WHERE account_id = $1"
+    " AND pair_lo = $2 AND pair_hi = $3 AND ended_ms IS NULL AND expires_ms > $4"
+    f" UNION ALL SELECT 2, {_NO_MASKING}, previous.mask, NULL::text, NULL::bigint,"
+    " NULL::bigint FROM (SELECT m.mask FROM maskings m JOIN pool_numbers p"
+    " ON p.number = m.mask AND p.account_id = m.account_id"
+    " WHERE m.account_id = $1 AND m.pair_lo = $2 AND m.pair_hi = $3"
+    " ORDER BY m.created_ms DESC LIMIT 1) AS previous"
+    " WHERE NOT EXISTS (SELECT 1 FROM claims c WHERE c.mask = previous.mask"
+    " AND c.party IN ($2, $3) AND c.expires_ms > $4)"
+)
 # One NOT IN per party keeps this O(deg(m1) + deg(m2)): the walk over the pool in number order
 # skips at most that many numbers before LIMIT 1 stops it. NOT EXISTS or IN (a, b) forms have
 # been seen to turn into quadratic nested loops in PostgreSQL generic plans.
@@ -89,6 +113,16 @@ INSERT_MASKING = (
     " RETURNING EXISTS (SELECT 1 FROM webhooks w WHERE w.account_id = maskings.account_id)"
 )
 INSERT_CLAIM = "INSERT INTO claims (mask, party, masking_id, expires_ms) VALUES (?, ?, ?, ?)"
+# The masking and its two claims in one PostgreSQL round trip; the same unique keys refuse it.
+INSERT_MASKING_PG = (
+    "WITH m AS (INSERT INTO maskings (masking_id, account_id, m1, m2, pair_lo, pair_hi, mask,"
+    " event_id, created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    " RETURNING masking_id, mask, m1, m2, expires_ms),"
+    " c AS (INSERT INTO claims (mask, party, masking_id, expires_ms)"
+    " SELECT mask, m1, masking_id, expires_ms FROM m"
+    " UNION ALL SELECT mask, m2, masking_id, expires_ms FROM m)"
+    " SELECT EXISTS (SELECT 1 FROM webhooks w WHERE w.account_id = $2)"
+)
 END_MASKING = (
     "UPDATE maskings SET expires_ms = ?, ended_ms = ?, end_reason = ? WHERE masking_id = ?"
 )
