@@ -36,10 +36,13 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
+# Short versions of every benchmark (minutes); docs/benchmarks.md names the full-length runs.
 bench: $(STAMP) system-deps
+	$(BIN)/python -m bench.pool
+	$(BIN)/python -m bench.scale
 	$(BIN)/python -m bench.http
 	$(BIN)/python -m bench.calls
-	$(BIN)/python -m bench.pool
+	$(BIN)/python -m bench.summary
 
 # Kamailio on the shipped configuration against the local API (make run in another shell).
 sip: $(STAMP) system-deps

@@ -37,6 +37,7 @@ def plan(conn: sqlite3.Connection, statement: str, args: tuple[object, ...]) -> 
         ("route", sql.ROUTE, ("+91804", "+91987", 0)),
         ("first free", sql.FIRST_FREE, ("acme", "+91987", 0, "+91981", 0)),
         ("first fresh", *sql.first_free_args("acme", ("+91981", "+91987"), 0, -1)),
+        ("drop lapsed claims", sql.DROP_LAPSED_CLAIMS, ("+91981", "+91987", 0)),
         ("is claimed", sql.IS_CLAIMED, ("+91804", "+91987", "+91981", 0)),
         ("open pair", sql.OPEN_FOR_PAIR, ("acme", "+91981", "+91987", 0)),
         ("previous mask", sql.PREVIOUS_MASK, ("acme", "+91981", "+91987")),
@@ -58,7 +59,10 @@ def test_hot_statement_uses_indexes(
         assert "maskings_mask_m2 (mask=? AND m2=?)" in text, text
     if name == "unset by mask":
         assert "SEARCH claims USING PRIMARY KEY (mask=?)" in text, text
-    if name.startswith("unset"):
+    if name == "unset by pair":
+        # The pair's own key: one row, however many maskings either party holds.
+        assert "maskings_open_pair (account_id=? AND pair_lo=? AND pair_hi=?)" in text, text
+    elif name.startswith("unset"):
         # Found through the claims, never by walking the account's history in created order
         # (maskings_account_created): that made each unset O(the account's maskings).
         assert "sqlite_autoindex_maskings_1 (masking_id=?)" in text, text
@@ -66,6 +70,12 @@ def test_hot_statement_uses_indexes(
         # Walking the pool in index order lets LIMIT 1 stop after deg(m1) + deg(m2) numbers
         # (and, for fresh, the parties' latest releases, each read newest first by its key).
         assert "TEMP B-TREE" not in text, text
+    if name in ("first free", "first fresh"):
+        # Each party's live claims are a range of one index, read alone: a hub's thousands
+        # of claims cost no table reads.
+        assert text.count("COVERING INDEX claims_party (party=? AND expires_ms>?)") == 2, text
+    if name == "drop lapsed claims":
+        assert "COVERING INDEX claims_party (party=? AND expires_ms<?)" in text, text
     if name == "first fresh":
         assert text.count("SEARCH releases USING PRIMARY KEY (party=? AND released_ms>?)") == 2
 

@@ -178,10 +178,8 @@ class PostgresTransaction:
         mask: E164 | None,
         now_ms: int,
     ) -> list[Masking]:
-        args = (account_id, now_ms, *parties, *([mask] if mask is not None else []))
-        rows = await self._conn.fetch(
-            _pg(sql.find_open(len(parties), mask is not None, "postgresql")), *args
-        )
+        statement, args = sql.find_open_args(account_id, parties, mask, now_ms, self.dialect)
+        rows = await self._conn.fetch(_pg(statement), *args)
         return [Masking(*row) for row in rows]
 
     async def change_expiry(

@@ -264,22 +264,39 @@ def numbered(statement: str) -> str:
 
 
 def find_open(parties: int, with_mask: bool, dialect: str = "sqlite") -> str:
-    """Live maskings of an account having every given party and, optionally, one mask."""
+    """Live maskings of an account having every given party and, optionally, one mask.
+
+    Parameters: account, now, the parties (two: low then high, see find_open_args), the mask.
+    """
     where = ["m.account_id = ?", "m.ended_ms IS NULL", "m.expires_ms > ?"]
-    # Live maskings are found through their claims (keyed by party and by mask), never by
-    # walking a number's history. SQLite, which has no statistics, would otherwise walk the
-    # account's whole history in created order (maskings_account_created) to skip a sort of
-    # a handful of rows: its primary key is named for it.
-    if parties:
+    # Live maskings are found through their claims (keyed by party and by mask), or for two
+    # parties through the open pair's own key, never by walking a number's history: a hub
+    # holding thousands would make "m1 = hub and m2 = customer" cost thousands of rows.
+    # SQLite, which has no statistics, would otherwise walk the account's whole history in
+    # created order (maskings_account_created) to skip a sort of a handful of rows: the index
+    # is named for it.
+    index = "sqlite_autoindex_maskings_1"
+    if parties == 2:
+        where += ["m.pair_lo = ?", "m.pair_hi = ?"]
+        index = "maskings_open_pair"
+    elif parties:
         where.append("m.masking_id IN (SELECT masking_id FROM claims WHERE party = ?)")
-        where.extend("? IN (m.m1, m.m2)" for _ in range(parties - 1))
-        if with_mask:
-            where.append("m.mask = ?")
-    elif with_mask:
-        where.append("m.masking_id IN (SELECT masking_id FROM claims WHERE mask = ?)")
-    table = (
-        "maskings m INDEXED BY sqlite_autoindex_maskings_1" if dialect == "sqlite" else "maskings m"
-    )
+    if with_mask:
+        where.append(
+            "m.mask = ?"
+            if parties
+            else "m.masking_id IN (SELECT masking_id FROM claims WHERE mask = ?)"
+        )
+    table = f"maskings m INDEXED BY {index}" if dialect == "sqlite" else "maskings m"
     return f"SELECT {M_MASKING_COLUMNS} FROM {table} WHERE {' AND '.join(where)}" + (
         " ORDER BY m.created_ms"
     )
+
+
+def find_open_args(
+    account_id: str, parties: tuple[str, ...], mask: str | None, now_ms: int, dialect: str
+) -> tuple[str, tuple[object, ...]]:
+    """find_open's statement for these selectors, and its values."""
+    ordered = tuple(sorted(parties)) if len(parties) == 2 else parties
+    args = (account_id, now_ms, *ordered, *([mask] if mask is not None else []))
+    return find_open(len(parties), mask is not None, dialect), args

@@ -204,8 +204,7 @@ class SqliteTransaction:
         mask: E164 | None,
         now_ms: int,
     ) -> list[Masking]:
-        args = (account_id, now_ms, *parties, *([mask] if mask is not None else []))
-        statement = sql.find_open(len(parties), mask is not None)
+        statement, args = sql.find_open_args(account_id, parties, mask, now_ms, self.dialect)
         return [Masking(*row) for row in self._conn.execute(statement, args).fetchall()]
 
     async def change_expiry(
