@@ -37,7 +37,8 @@ REPORTS = [
         "scale.md",
         "route and set latency with a million live maskings and hubs of thousands",
         "python -m bench.scale",
-        "python -m bench.scale --maskings 1000000 --backends sqlite,postgresql",
+        "python -m bench.scale --maskings 1000000 --output docs/scale-1m.md"
+        " (its latest figures: [scale-1m.md](scale-1m.md))",
     ),
     (
         "calls.md",
@@ -81,7 +82,9 @@ def render() -> str:
         "|---|---|---|---|",
     ]
     for name, about, short, full in REPORTS:
-        lines.append(f"| [{name}]({name}) | {about} | `{short}` | `{full}` |")
+        command, _, note = full.partition(" (")
+        note = f" ({note}" if note else ""
+        lines.append(f"| [{name}]({name}) | {about} | `{short}` | `{command}`{note} |")
     for name, _, short, _ in REPORTS:
         path = DOCS / name
         lines += [""]
