@@ -116,7 +116,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--duration", type=int, default=8, help="seconds per measured load")
     parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per app/load")
-    parser.add_argument("--rounds", type=int, default=2, help="measured rounds (median is kept)")
+    parser.add_argument("--rounds", type=int, default=3, help="measured rounds (median is kept)")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--route-maskings", type=int, default=2000)

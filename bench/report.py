@@ -206,6 +206,46 @@ def _find(comparisons: list[Comparison], workload: str, setup: Setup) -> Compari
     return next((c for c in comparisons if c.workload == workload and c.setup == setup), None)
 
 
+# Where a set's CPU went when last profiled (py-spy on the ASGI app in-process, 32 concurrent
+# sets on SQLite, 2026-11-26); `--profile` gives this run's own breakdown.
+_SET_PROFILE = (
+    "Profiled (py-spy, 32 concurrent sets through the ASGI app on SQLite, 2026-11-26; rerun"
+    " with `--profile` for this run's own breakdown), a set's CPU goes about a third to"
+    " SQLite writing it: 14 index entries (maskings has 9 indexes for the pair rule, routing's"
+    " 'expired' answers and the reports, claims 3), the COMMIT's WAL pages and the checkpoint"
+    " thread copying them back (group commit shares one COMMIT among the sets of one"
+    " event-loop turn, but each set still dirties its own pages); a sixth to the reads before"
+    " the insert (lapsed masking and claims, the open pair, the previous number, the pool"
+    " walk); about 14% to phonenumbers (parse and validate two numbers never seen before,"
+    " ~14 µs each); the access log line and the framework the rest. The bare app only"
+    " parses JSON and answers."
+)
+
+
+def target_gaps(comparisons: list[Comparison]) -> list[str]:
+    """For each target this run missed: how far, in CPU per request, and why."""
+    lines: list[str] = []
+    for c in comparisons:
+        target = c.target
+        if target is None or c.setup != Setup(*TARGET_SETUP) or c.verdict() == "met":
+            continue
+        mine = c.median(cpu_us)
+        bare = c.median(cpu_us, bare=True)
+        if mine is None or bare is None:
+            continue
+        allowed = bare / target.min_ratio
+        text = (
+            f"**{c.workload}** ({c.ratio:.2f}x against {target.min_ratio:.2f}x): callmask's"
+            f" process used {mine:,.0f} µs of CPU per request and the bare app {bare:,.0f} µs,"
+            f" so the target allows {allowed:,.0f} µs, {mine / allowed:.1f}x less than"
+            " callmask spends."
+        )
+        if c.workload == "set":
+            text += " " + _SET_PROFILE
+        lines += [text, ""]
+    return lines
+
+
 def postgres_gap(
     comparisons: list[Comparison],
     profiles: dict[tuple[str, Setup], Profile],
@@ -436,6 +476,9 @@ def markdown(
         " backends and wrk, i.e. other work on this shared machine.",
         "",
     ]
+    missed = target_gaps(comparisons)
+    if missed:
+        lines += ["## Targets not met", "", *missed]
     if gap:
         lines += ["## PostgreSQL against SQLite", "", *gap]
     states = states_table(comparisons)
