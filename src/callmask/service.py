@@ -135,15 +135,22 @@ class MaskingService(Accounts):
         for _ in range(_ALLOCATION_ATTEMPTS):
             try:
                 async with self.store.transaction() as tx:
-                    lapsed, existing, sticky = await tx.before_set(
-                        principal.account_id, pair, now_ms
-                    )
+                    before = await tx.before_set(principal.account_id, pair, now_ms)
+                    if before.pooled:
+                        name = "m1" if first in before.pooled else "m2"
+                        raise InvalidParameters(
+                            f"{name} is a pool number: a masked call to it would come back"
+                            " through the proxy"
+                        )
+                    existing, lapsed = before.existing, before.lapsed
                     if existing is not None:
                         if event is not None and existing.event_id == event:
                             return existing
                         raise AlreadyMasked()
                     # The pair's previous number if neither party holds it now, else first fit.
-                    mask = sticky or await self._first_free(tx, principal.account_id, pair, now_ms)
+                    mask = before.sticky or await self._first_free(
+                        tx, principal.account_id, pair, now_ms
+                    )
                     if mask is None:
                         raise PoolExhausted()
                     masking = Masking(

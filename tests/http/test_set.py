@@ -223,3 +223,12 @@ def test_storage_failure_inserting_the_claims_rolls_back_the_masking(live: Live)
     with database(live) as conn:
         conn.execute("DROP TRIGGER boom")
     assert live.set(m1=A, m2=B)["status"] == "success"
+
+
+def test_a_pool_number_cannot_be_a_party(live: Live) -> None:
+    # A call to it would come back through the proxy; any account's pool number counts.
+    for m1, m2, name in ((DID1, A, "m1"), (A, OTHER_DID, "m2")):
+        answer = live.set(m1=m1, m2=m2)
+        assert_error(answer, Code.INVALID_PARAMETERS)
+        assert f"{name} is a pool number" in str(answer["message"])
+    assert count(live, "maskings") == 0

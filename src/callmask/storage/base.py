@@ -44,6 +44,16 @@ class User:
 
 
 @dataclass(frozen=True, slots=True)
+class BeforeSet:
+    """What a set reads before it picks a number."""
+
+    lapsed: list[Masking]  # the pair's masking that had lapsed, closed just now
+    existing: Masking | None  # the pair's open masking
+    sticky: E164 | None  # the pair's previous number, if neither party holds it now
+    pooled: frozenset[E164]  # parties that are themselves pool numbers (of any account)
+
+
+@dataclass(frozen=True, slots=True)
 class PoolNumber:
     number: E164
     account_id: str
@@ -143,11 +153,10 @@ class Transaction(Protocol):
 
     async def is_free(self, mask: E164, pair: tuple[E164, E164], now_ms: int) -> bool: ...
 
-    async def before_set(
-        self, account_id: str, pair: tuple[E164, E164], now_ms: int
-    ) -> tuple[list[Masking], Masking | None, E164 | None]:
+    async def before_set(self, account_id: str, pair: tuple[E164, E164], now_ms: int) -> BeforeSet:
         """What a set needs before it picks a number: release_expired, then open_for_pair, then
-        previous_mask if is_free (else None) — in one round trip where the backend can."""
+        previous_mask if is_free (else None), and which parties are pool numbers — in one
+        round trip where the backend can."""
 
     async def first_free(
         self,

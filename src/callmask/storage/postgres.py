@@ -27,6 +27,7 @@ from callmask.storage import credentials, outbox, reports, retention, sql
 from callmask.storage.base import (
     AccountPressure,
     Attempt,
+    BeforeSet,
     CallChange,
     Claimed,
     ClaimTaken,
@@ -132,14 +133,14 @@ class PostgresTransaction:
     async def is_free(self, mask: E164, pair: tuple[E164, E164], now_ms: int) -> bool:
         return await self._one(sql.IS_CLAIMED, mask, *pair, now_ms) is None
 
-    async def before_set(
-        self, account_id: str, pair: tuple[E164, E164], now_ms: int
-    ) -> tuple[list[Masking], Masking | None, E164 | None]:
+    async def before_set(self, account_id: str, pair: tuple[E164, E164], now_ms: int) -> BeforeSet:
         rows = await self._conn.fetch(sql.BEFORE_SET_PG, account_id, *pair, now_ms)
-        lapsed = [Masking(*row[1:]) for row in rows if row[0] == 0]
-        existing = next((Masking(*row[1:]) for row in rows if row[0] == 1), None)
-        previous = next((E164(row[5]) for row in rows if row[0] == 2), None)
-        return lapsed, existing, previous
+        return BeforeSet(
+            lapsed=[Masking(*row[1:]) for row in rows if row[0] == 0],
+            existing=next((Masking(*row[1:]) for row in rows if row[0] == 1), None),
+            sticky=next((E164(row[5]) for row in rows if row[0] == 2), None),
+            pooled=frozenset(E164(row[5]) for row in rows if row[0] == 3),
+        )
 
     async def first_free(
         self,

@@ -44,7 +44,8 @@ IS_CLAIMED = "SELECT 1 FROM claims WHERE mask = ? AND party IN (?, ?) AND expire
 # All a set reads before it picks a number, in one PostgreSQL round trip instead of five:
 # the pair's lapsed masking closed and the parties' lapsed claims dropped (data-modifying
 # WITH parts, which always run to completion), then rows of three kinds: 0 a masking just
-# closed, 1 the pair's open masking, 2 the pair's previous number if neither party holds it.
+# closed, 1 the pair's open masking, 2 the pair's previous number if neither party holds it,
+# 3 a party that is a pool number.
 # The main query sees the tables as before the WITH parts; every read of it compares
 # expires_ms with now, so the lapsed rows they remove count for nothing there anyway.
 # Parameters: $1 account, $2 and $3 the pair (low, high), $4 now.
@@ -64,7 +65,11 @@ BEFORE_SET_PG = (
     " ORDER BY m.created_ms DESC LIMIT 1) AS previous"
     " WHERE NOT EXISTS (SELECT 1 FROM claims c WHERE c.mask = previous.mask"
     " AND c.party IN ($2, $3) AND c.expires_ms > $4)"
+    f" UNION ALL SELECT 3, {_NO_MASKING}, number, NULL::text, NULL::bigint, NULL::bigint"
+    " FROM pool_numbers WHERE number IN ($2, $3)"
 )
+# A party that is itself a pool number: a call to it would come back through the proxy.
+POOLED = "SELECT number FROM pool_numbers WHERE number IN (?, ?)"
 # One NOT IN per party keeps this O(deg(m1) + deg(m2)): the walk over the pool in number order
 # skips at most that many numbers before LIMIT 1 stops it. NOT EXISTS or IN (a, b) forms have
 # been seen to turn into quadratic nested loops in PostgreSQL generic plans.

@@ -28,6 +28,7 @@ from callmask.storage import credentials, outbox, reports, retention, sql
 from callmask.storage.base import (
     AccountPressure,
     Attempt,
+    BeforeSet,
     CallChange,
     Claimed,
     ClaimTaken,
@@ -146,15 +147,14 @@ class SqliteTransaction:
     async def is_free(self, mask: E164, pair: tuple[E164, E164], now_ms: int) -> bool:
         return self._one(sql.IS_CLAIMED, (mask, *pair, now_ms)) is None
 
-    async def before_set(
-        self, account_id: str, pair: tuple[E164, E164], now_ms: int
-    ) -> tuple[list[Masking], Masking | None, E164 | None]:
+    async def before_set(self, account_id: str, pair: tuple[E164, E164], now_ms: int) -> BeforeSet:
         lapsed = await self.release_expired(account_id, pair, now_ms)
         existing = await self.open_for_pair(account_id, pair, now_ms)
         previous = await self.previous_mask(account_id, pair)
         if previous is not None and not await self.is_free(previous, pair, now_ms):
             previous = None
-        return lapsed, existing, previous
+        pooled = frozenset(E164(row[0]) for row in self._conn.execute(sql.POOLED, pair))
+        return BeforeSet(lapsed, existing, previous, pooled)
 
     async def first_free(
         self,
