@@ -59,3 +59,26 @@ function done(summary, latency, requests)
       latency.max, total, table.concat(parts, ","), e.connect, e.read, e.write, e.status,
       e.timeout, quote(sample)))
 end
+
+-- The requests a script cycles over, one per matching line of the runner's pairs file
+-- ("caller mask"); each thread starts at its own place in the list.
+requests = {}
+local index = 0
+
+function load_pairs(path, pattern, make)
+   for line in io.lines(path) do
+      local caller, mask = line:match(pattern)
+      if caller then
+         table.insert(requests, make(caller, mask))
+      end
+   end
+   if #requests == 0 then
+      error("no usable pairs in " .. path)
+   end
+   index = (id * 7919) % #requests
+end
+
+function next_request()
+   index = index % #requests + 1
+   return requests[index]
+end

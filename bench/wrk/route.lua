@@ -5,27 +5,14 @@ local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 dofile(here .. "common.lua")
 
 expect = '"action":"connect"'
-local requests = {}
-local index = 0
 
 function init(args)
    local headers = { ["Authorization"] = "Bearer " .. args[2] }
-   for line in io.lines(args[1]) do
-      local caller, mask = line:match("^(%d+)%s+(%d+)$")
-      if caller then
-         local path = string.format(
-            "/api/v2/Masking/route?caller=%%2B%s&mask=%%2B%s", caller, mask)
-         table.insert(requests, wrk.format("GET", path, headers))
-      end
-   end
-   if #requests == 0 then
-      error("no pairs in " .. args[1])
-   end
-   -- Threads start at different places in the list.
-   index = (id * 7919) % #requests
+   load_pairs(args[1], "^(%d+)%s+(%d+)$", function(caller, mask)
+      local path = string.format(
+         "/api/v2/Masking/route?caller=%%2B%s&mask=%%2B%s", caller, mask)
+      return wrk.format("GET", path, headers)
+   end)
 end
 
-function request()
-   index = index % #requests + 1
-   return requests[index]
-end
+request = next_request
