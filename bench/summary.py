@@ -62,8 +62,16 @@ def _commit() -> str:
 
 
 def _demoted(text: str) -> str:
-    """A report's headings one level down, so each sits under its own section here."""
-    return re.sub(r"(?m)^(#+) ", lambda m: "#" + m.group(1) + " ", text).strip()
+    """A report's headings one level down, so each sits under its own section here; lines
+    inside fenced code (shell comments) are left as they are."""
+    lines, fenced = [], False
+    for line in text.strip().splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and re.match(r"#+ ", line):
+            line = "#" + line
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def render() -> str:
