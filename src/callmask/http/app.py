@@ -31,10 +31,10 @@ from callmask.http import envelope, openapi
 from callmask.http.body import parameters
 from callmask.http.fastroute import FastRoute
 from callmask.http.guard import Guard, client_address, refusal
-from callmask.http.reports import ReportApi, principal_of
+from callmask.http.reports import ReportApi
 from callmask.http.telemetry import Observed
 from callmask.reports import Reports
-from callmask.service import MaskingService, Principal
+from callmask.service import MaskingService
 from callmask.storage import open_store
 from callmask.storage.base import Store
 from callmask.webhooks import Webhooks
@@ -73,15 +73,10 @@ def _guarded(handler: Endpoint) -> Endpoint:
 
 
 class Api:
-    def __init__(
-        self, service: MaskingService, settings: Settings, guard: Guard | None = None
-    ) -> None:
+    def __init__(self, service: MaskingService, settings: Settings, guard: Guard) -> None:
         self.service = service
         self.limit = settings.max_body_bytes
-        self.guard = guard or Guard(service, settings, time.monotonic)
-
-    async def _principal(self, params: dict[str, Any]) -> Principal:
-        return await principal_of(self.service, params)
+        self.guard = guard
 
     async def set(self, request: Request) -> Response:
         params = await parameters(request, self.limit)
@@ -234,7 +229,7 @@ def create_app(
         guard = Guard(service, settings, time.monotonic if clock is time.time else clock)
         holder["api"] = Api(service, settings, guard)
         holder["reports"] = ReportApi(
-            service, Reports(store, settings, clock), webhooks, settings.max_body_bytes, guard
+            Reports(store, settings, clock), webhooks, settings.max_body_bytes, guard
         )
         consumer = None
         if settings.events_redis_url:

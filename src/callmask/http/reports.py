@@ -11,7 +11,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from callmask.accounts import Accounts, Credentials, Principal
+from callmask.accounts import Principal
 from callmask.domain.calls import CallRecord
 from callmask.domain.reports import (
     CSV_COLUMNS,
@@ -30,12 +30,6 @@ from callmask.reports import Reports
 from callmask.webhooks import Webhooks
 
 log = logging.getLogger("callmask.http")
-
-
-async def principal_of(accounts: Accounts, params: dict[str, Any]) -> Principal:
-    return await accounts.authenticate(
-        Credentials(params.get("userId"), params.get("token"), params.get("ssid"))
-    )
 
 
 async def _csv(batches: AsyncIterator[list[CallRecord]]) -> AsyncIterator[bytes]:
@@ -62,15 +56,7 @@ def _filename(query: CallQuery) -> str:
 
 
 class ReportApi:
-    def __init__(
-        self,
-        accounts: Accounts,
-        reports: Reports,
-        webhooks: Webhooks,
-        limit: int,
-        guard: Guard | None = None,
-    ):
-        self.accounts = accounts
+    def __init__(self, reports: Reports, webhooks: Webhooks, limit: int, guard: Guard):
         self.reports = reports
         self.webhooks = webhooks
         self.limit = limit
@@ -78,9 +64,7 @@ class ReportApi:
 
     async def _request(self, request: Request) -> tuple[Principal, dict[str, Any]]:
         params = await parameters(request, self.limit)
-        if self.guard is not None:
-            return await self.guard.admit(request, params), params
-        return await principal_of(self.accounts, params), params
+        return await self.guard.admit(request, params), params
 
     async def masklist(self, request: Request) -> Response:
         principal, params = await self._request(request)
