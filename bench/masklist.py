@@ -29,7 +29,8 @@ from pathlib import Path
 
 import asyncpg
 
-from callmask.domain.reports import CallQuery, Cursor, MaskingQuery, Page
+from callmask.domain.paging import Cursor, Page
+from callmask.domain.reports import CallQuery, MaskingQuery
 from callmask.storage.base import Store
 from callmask.storage.postgres import PostgresStore
 from callmask.storage.sql import CALL_COLUMNS

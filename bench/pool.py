@@ -1,7 +1,7 @@
 """How many pool numbers callmask needs: replays seeded traces through the service.
 
 `python -m bench.pool`: for each workload of bench/workloads.py, replays the trace through
-callmask's own use cases (MaskingService.set_masking on arrival, unset_masking with a
+callmask's own use cases (Maskings.set_masking on arrival, unset_masking with a
 negative expiry_duration on departure) on a real SQLite file, with the service's clock
 following the trace so nothing waits on the wall clock. It finds the smallest pool with
 zero 1505 answers and reports it next to delta (the most maskings one party holds at once,
@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.workloads import GENERATORS, Trace
+from callmask.bootstrap import build_services
 from callmask.config import Settings
 from callmask.domain.errors import InvalidParameters, PoolExhausted
 from callmask.domain.numbers import E164
-from callmask.service import MaskingService, Principal
+from callmask.service.accounts import Principal
 from callmask.storage.sqlite import SqliteStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,7 +70,7 @@ async def replay(trace: Trace, pool_size: int, folder: Path, recent_minutes: int
             max_expiry_minutes=43200,
             recent_release_minutes=recent_minutes,
         )
-        service = MaskingService(store, settings, clock)
+        service = build_services(store, settings, clock)
         who = Principal("bench", "bench", "client")
         previous: dict[tuple[str, str], str] = {}
         used: dict[tuple[str, str], tuple[str, float]] = {}  # (party, mask) -> partner, freed
@@ -84,7 +85,9 @@ async def replay(trace: Trace, pool_size: int, folder: Path, recent_minutes: int
                     continue
                 holding.subtract(pair)
                 try:
-                    await service.unset_masking(who, event.m1, event.m2, expiry_duration=-1)
+                    await service.maskings.unset_masking(
+                        who, event.m1, event.m2, expiry_duration=-1
+                    )
                 except InvalidParameters:
                     pass
                 for party, partner in ((event.m1, event.m2), (event.m2, event.m1)):
@@ -92,7 +95,7 @@ async def replay(trace: Trace, pool_size: int, folder: Path, recent_minutes: int
                 continue
             result.sets += 1
             try:
-                masking = await service.set_masking(who, event.m1, event.m2)
+                masking = await service.maskings.set_masking(who, event.m1, event.m2)
             except PoolExhausted:
                 result.exhausted += 1
                 continue

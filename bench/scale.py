@@ -10,7 +10,7 @@ PostgreSQL, on the schema callmask migrated, secondary indexes rebuilt from thei
 definitions afterwards), then checked with SQL: the invariant must hold exactly as if the
 service had made them.
 
-Then, through callmask's own use cases (MaskingService on the real store) and over HTTP
+Then, through callmask's own use cases (the service layer on the real store) and over HTTP
 (`callmask serve` on each state, one request at a time), it times route lookups of existing
 maskings and sets of new pairs, each set undone by an unset so the state keeps its size.
 Small and big run in alternating chunks of the same case, so a drift of the shared machine
@@ -41,9 +41,11 @@ import httpx
 
 from bench import schema, seed
 from bench.servers import Server, free_port
+from callmask.bootstrap import build_services
 from callmask.config import Settings
 from callmask.domain.numbers import E164
-from callmask.service import MaskingService, Principal
+from callmask.service import Services
+from callmask.service.accounts import Principal
 from callmask.storage import sql
 from callmask.storage.base import Store
 from callmask.storage.postgres import PostgresStore
@@ -356,7 +358,7 @@ class Scene:
     rng: random.Random
     seeded: Seeded = field(default_factory=Seeded)
     store: Store | None = None
-    service: MaskingService | None = None
+    service: Services | None = None
     server: Server | None = None
     http: httpx.AsyncClient | None = None
     tokens: tuple[str, str] = ("", "")
@@ -400,7 +402,7 @@ class Scene:
         else:
             assert self.service is not None
             began = time.perf_counter_ns()
-            found = await self.service.route_call(ROUTER, caller, mask)
+            found = await self.service.routing.route_call(ROUTER, caller, mask)
             took = _us(began)
             to, action = found.to, found.action
         if (expect is None and action != "reject") or (expect is not None and to != expect):
@@ -422,7 +424,7 @@ class Scene:
             return took, str(body["maskingId"])
         assert self.service is not None
         began = time.perf_counter_ns()
-        masking = await self.service.set_masking(CLIENT, m1, m2)
+        masking = await self.service.maskings.set_masking(CLIENT, m1, m2)
         return _us(began), masking.masking_id
 
     async def _unset(self, m1: str, m2: str) -> float:
@@ -444,7 +446,7 @@ class Scene:
             return took
         assert self.service is not None
         began = time.perf_counter_ns()
-        ended = await self.service.unset_masking(CLIENT, m1, m2, expiry_duration=-1)
+        ended = await self.service.maskings.unset_masking(CLIENT, m1, m2, expiry_duration=-1)
         took = _us(began)
         if len(ended) != 1:
             raise RuntimeError(f"unset ended {len(ended)} maskings")
@@ -752,10 +754,10 @@ async def through_service(
     try:
         for scene in scenes:
             scene.store = _store(scene)
-            scene.service = MaskingService(scene.store, Settings())
+            scene.service = build_services(scene.store, Settings())
             scene.tokens = (
-                await scene.service.add_user(CLIENT.user_id, "client", ACCOUNT),
-                await scene.service.add_user(ROUTER.user_id, "router", ACCOUNT),
+                await scene.service.accounts.add_user(CLIENT.user_id, "client", ACCOUNT),
+                await scene.service.accounts.add_user(ROUTER.user_id, "router", ACCOUNT),
             )
             for _ in range(200):  # spot-check routing of the seeded state
                 await scene.route(*scene.light_party())
@@ -1084,7 +1086,7 @@ def markdown(
         "",
         "## Through the service",
         "",
-        "`MaskingService.route_call` / `set_masking` / `unset_masking` on the real store"
+        "`Routing.route_call` / `Maskings.set_masking` / `unset_masking` on the real store"
         " (SqliteStore on a file in WAL; PostgresStore, asyncpg, pool of 2), one operation at"
         f" a time; up to {args.route_ops:,} routes and {args.ops:,} sets per case and state"
         f" (at most {args.case_seconds:.0f} s each), after a short warm-up. Each set is"

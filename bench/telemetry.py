@@ -27,9 +27,8 @@ from starlette.types import ASGIApp, Message
 
 from bench.baseline import get
 from callmask import logs
+from callmask.http.metrics import Metrics
 from callmask.http.telemetry import Telemetry
-from callmask.metrics import Metrics
-from callmask.storage.base import AccountPressure
 
 _SCOPE: dict[str, Any] = {
     "type": "http",
@@ -51,12 +50,8 @@ _SCOPE: dict[str, Any] = {
 }
 
 
-async def _nothing() -> list[AccountPressure]:
-    return []
-
-
 def _app(observed: bool) -> ASGIApp:
-    middleware = [Middleware(Telemetry, metrics=Metrics(_nothing, 10))] if observed else []
+    middleware = [Middleware(Telemetry, metrics=Metrics(10))] if observed else []
     return Starlette(routes=[Route("/api/v2/Masking/route", get)], middleware=middleware)
 
 

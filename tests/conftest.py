@@ -17,9 +17,9 @@ import pytest
 import uvicorn
 from starlette.applications import Starlette
 
+from callmask.bootstrap import build_services, create_app
 from callmask.config import Settings
-from callmask.http.app import create_app
-from callmask.service import MaskingService, Principal
+from callmask.service.accounts import Principal
 from callmask.storage.sqlite import SqliteStore
 
 # 2026-01-01T00:00:00Z: tests run on this clock, moved by hand.
@@ -116,10 +116,10 @@ async def _seed(settings: Settings, clock: Clock, pool: list[str]) -> tuple[str,
     store = SqliteStore.from_url(settings.database_url)
     try:
         await store.migrate()
-        service = MaskingService(store, settings, clock)
-        client = await service.add_user("acme", "client")
-        router = await service.add_user("sip", "router")
-        await service.add_user("other", "client")
+        service = build_services(store, settings, clock)
+        client = await service.accounts.add_user("acme", "client")
+        router = await service.accounts.add_user("sip", "router")
+        await service.accounts.add_user("other", "client")
         from callmask.domain.numbers import E164
 
         await store.add_pool_numbers("acme", [E164(n) for n in pool], service.now_ms())

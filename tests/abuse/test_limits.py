@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from callmask.config import ConfigError, Settings
-from callmask.limits import MAX_KEYS, FailureThrottle, TokenBuckets
+from callmask.http.limits import MAX_KEYS, FailureThrottle, TokenBuckets
 from tests.conftest import Clock
 
 

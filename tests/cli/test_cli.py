@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from callmask.bootstrap import build_services
 from callmask.cli import main
 from callmask.config import Settings
 from callmask.domain.numbers import E164
 from callmask.domain.permissions import Permission
-from callmask.service import Credentials, MaskingService, Principal
+from callmask.service.accounts import Credentials, Principal
 from callmask.storage import open_store
 
 
@@ -149,13 +150,12 @@ def test_sip_config_renders_from_settings_and_dev_makes_a_working_router(
     assert status == 0 and "CALLMASK_SIP_MASK_KEY is not set" in out
     found = re.search(r"userId=(kamailio-dev)&token=([A-Za-z0-9_-]+)&", target.read_text())
     assert found is not None
-    from callmask.service import MaskingService
     from callmask.storage import open_store
 
     async def authenticate() -> str:
         store = open_store(cli_settings)
         try:
-            principal = await MaskingService(store, cli_settings).authenticate_bearer(
+            principal = await build_services(store, cli_settings).accounts.authenticate_bearer(
                 found.group(2)
             )
             return principal.role
@@ -204,8 +204,8 @@ def test_user_grant_and_revoke_change_what_the_token_may_do(
     async def permissions() -> frozenset[Permission]:
         store = open_store(cli_settings)
         try:
-            service = MaskingService(store, cli_settings)
-            return (await service.authenticate(Credentials("acme", token))).permissions
+            service = build_services(store, cli_settings)
+            return (await service.accounts.authenticate(Credentials("acme", token))).permissions
         finally:
             await store.close()
 
@@ -250,12 +250,12 @@ def test_purge_deletes_past_retention_and_can_be_turned_off(
         store = open_store(cli_settings)
         try:
             await store.migrate()
-            service = MaskingService(store, cli_settings, clock=lambda: 1_700_000_000.0)
-            await service.add_user("acme", "client")
+            service = build_services(store, cli_settings, clock=lambda: 1_700_000_000.0)
+            await service.accounts.add_user("acme", "client")
             await store.add_pool_numbers("acme", [E164("+918040000000")], 0)
             who = Principal("acme", "acme", "client")
-            await service.set_masking(who, "+919876543210", "+919812345678")
-            await service.unset_masking(who, m1="+919876543210")
+            await service.maskings.set_masking(who, "+919876543210", "+919812345678")
+            await service.maskings.unset_masking(who, m1="+919876543210")
         finally:
             await store.close()
 

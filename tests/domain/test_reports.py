@@ -6,12 +6,10 @@ from callmask.domain.calls import CallRecord
 from callmask.domain.errors import InvalidParameters
 from callmask.domain.masking import Masking, MaskingRecord
 from callmask.domain.numbers import E164
+from callmask.domain.paging import MAX_LIMIT, Cursor, Page
 from callmask.domain.reports import (
     DEFAULT_WINDOW_MS,
-    MAX_LIMIT,
     MAX_WINDOW_MS,
-    Cursor,
-    Page,
     call_query,
     csv_row,
     export_format,

@@ -98,6 +98,6 @@ def test_delivery_query_checks_type_outcome_and_cursor() -> None:
     with pytest.raises(InvalidParameters, match="type"):
         delivery_query({"type": "masking.exploded"}, "acme")
     with pytest.raises(InvalidParameters, match="cursor"):
-        from callmask.domain.reports import Cursor
+        from callmask.domain.paging import Cursor
 
         delivery_query({"cursor": Cursor(NOW, "x").encode()}, "acme")

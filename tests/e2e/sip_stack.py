@@ -12,9 +12,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from callmask.bootstrap import build_services
 from callmask.config import Settings
 from callmask.domain.numbers import E164
-from callmask.service import MaskingService
 from callmask.sip.kamailio import KamailioOptions, command, wait_ready, write
 from callmask.storage.sqlite import SqliteStore
 from tests.e2e.servers import free_port, serve, stop
@@ -73,9 +73,9 @@ async def _seed(database_url: str) -> tuple[str, str]:
     store = SqliteStore.from_url(database_url)
     try:
         await store.migrate()
-        service = MaskingService(store, Settings())
-        client = await service.add_user("acme", "client")
-        router = await service.add_user("sip", "router")
+        service = build_services(store, Settings())
+        client = await service.accounts.add_user("acme", "client")
+        router = await service.accounts.add_user("sip", "router")
         await store.add_pool_numbers("acme", POOL, service.now_ms())
         return client, router
     finally:

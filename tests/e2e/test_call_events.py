@@ -22,11 +22,11 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
+from callmask.bootstrap import build_services
 from callmask.config import Settings
 from callmask.domain.masking import Masking
 from callmask.domain.numbers import E164
-from callmask.events import CallEventConsumer
-from callmask.service import MaskingService
+from callmask.sip.events import CallEventConsumer
 from callmask.storage.base import Store
 from callmask.storage.postgres import PostgresStore
 from tests.backends import BACKENDS, fresh_database, fresh_store
@@ -77,7 +77,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 async def consuming(
     store: Store, queue: str, url: str = REDIS_URL
 ) -> AsyncIterator[CallEventConsumer]:
-    consumer = CallEventConsumer(MaskingService(store, Settings()), url, queue, block_s=BLOCK_S)
+    consumer = CallEventConsumer(build_services(store, Settings()), url, queue, block_s=BLOCK_S)
     consumer.start()
     try:
         yield consumer
@@ -213,7 +213,7 @@ async def test_two_consumers_on_one_queue_store_every_event(
 
 
 async def test_stop_is_prompt_while_waiting_on_an_empty_queue(store: Store, queue: str) -> None:
-    consumer = CallEventConsumer(MaskingService(store, Settings()), REDIS_URL, queue, block_s=1.0)
+    consumer = CallEventConsumer(build_services(store, Settings()), REDIS_URL, queue, block_s=1.0)
     consumer.start()
     await asyncio.sleep(0.3)
     began = time.monotonic()

@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from callmask.bootstrap import build_services
 from callmask.config import Settings
 from callmask.domain.numbers import E164
-from callmask.service import MaskingService
 from tests.backends import fresh_store
 from tests.e2e.servers import serve
 from tests.storage.test_invariant import VIOLATIONS
@@ -57,8 +57,8 @@ async def _client(
 
 async def test_two_processes_and_32_clients_keep_every_rule(tmp_path: Path) -> None:
     async with fresh_store("postgresql", tmp_path) as (store, database):
-        service = MaskingService(store, Settings())
-        token = await service.add_user("acme", "client")
+        service = build_services(store, Settings())
+        token = await service.accounts.add_user("acme", "client")
         await store.add_pool_numbers("acme", POOL, service.now_ms())
         await store.close()
         outcomes: list[tuple[str, dict[str, object]]] = []

@@ -20,9 +20,9 @@ import asyncpg
 import httpx
 import pytest
 
+from callmask.bootstrap import build_services
 from callmask.config import Settings
 from callmask.domain.numbers import E164
-from callmask.service import MaskingService
 from tests.backends import Database, fresh_store, open_test_store
 from tests.e2e.servers import serve
 from tests.e2e.test_postgres_concurrency import HALF_WRITTEN
@@ -36,8 +36,8 @@ POOL = [E164(f"+91804000000{i}") for i in range(8)]
 async def _seed(database: Database) -> str:
     store = open_test_store(database)
     try:
-        service = MaskingService(store, Settings())
-        token = await service.add_user("acme", "client")
+        service = build_services(store, Settings())
+        token = await service.accounts.add_user("acme", "client")
         await store.add_pool_numbers("acme", POOL, service.now_ms())
         return token
     finally:

@@ -14,10 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from callmask.bootstrap import build_services
 from callmask.config import Settings
 from callmask.domain.numbers import E164
-from callmask.service import MaskingService
-from callmask.webhooks import Webhooks
+from callmask.service.webhooks import Webhooks
 from tests.backends import BACKENDS, Database, fresh_database, open_test_store
 from tests.e2e.servers import Served, serve
 from tests.receiver import Receiver
@@ -36,8 +36,8 @@ async def _seed(database: Database, url: str) -> str:
     store = open_test_store(database)
     try:
         await store.migrate()
-        service = MaskingService(store, Settings())
-        token = await service.add_user("acme", "client")
+        service = build_services(store, Settings())
+        token = await service.accounts.add_user("acme", "client")
         await store.add_pool_numbers("acme", POOL, service.now_ms())
         await Webhooks(store, Settings()).set_webhook("acme", url)
         return token

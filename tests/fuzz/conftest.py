@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import pytest
 
+from callmask.bootstrap import build_services
 from callmask.config import Settings
 from callmask.domain.calls import CallEvent
 from callmask.domain.numbers import E164
 from callmask.domain.permissions import Permission
-from callmask.service import MaskingService
 from callmask.storage.sqlite import SqliteStore
 from tests.conftest import Live
 from tests.http.conftest import record_calls
@@ -68,8 +68,10 @@ def users(live: Live) -> Users:
     async def add() -> str:
         store = SqliteStore.from_url(live.settings.database_url)
         try:
-            service = MaskingService(store, live.settings, live.clock)
-            return await service.add_user("acme-ops", "client", "acme", frozenset(Permission))
+            service = build_services(store, live.settings, live.clock)
+            return await service.accounts.add_user(
+                "acme-ops", "client", "acme", frozenset(Permission)
+            )
         finally:
             await store.close()
 

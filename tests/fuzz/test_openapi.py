@@ -10,10 +10,10 @@ import schemathesis
 from openapi_spec_validator import validate
 from starlette.routing import Route
 
+from callmask.bootstrap import create_app
 from callmask.config import Settings
 from callmask.domain.errors import Code
 from callmask.http import openapi
-from callmask.http.app import create_app
 from tests.conftest import Live
 from tests.fuzz.conftest import Users
 

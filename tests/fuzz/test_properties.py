@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from callmask.domain.errors import ExpiryNotInteger, InvalidParameters, InvalidRequestData
 from callmask.domain.masking import ExpiryRules, expiry_for_set, expiry_for_unset
 from callmask.domain.numbers import normalise
-from callmask.domain.reports import Cursor
+from callmask.domain.paging import Cursor
 from callmask.domain.webhooks import delivery_query
 from callmask.http.body import parse_body
 from tests.fuzz.harness import CURSORS, EXAMPLES, encode_cursor, fuzz_settings

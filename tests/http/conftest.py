@@ -10,11 +10,10 @@ from contextlib import closing, contextmanager
 import httpx
 import pytest
 
+from callmask.bootstrap import build_services
 from callmask.domain.calls import CallEvent
 from callmask.domain.permissions import Permission
-from callmask.service import MaskingService
 from callmask.storage.sqlite import SqliteStore, path_from_url
-from callmask.webhooks import Webhooks
 from tests.conftest import EPOCH, POOL, Live
 
 SET = "/api/v2/Masking/set"
@@ -87,8 +86,8 @@ def other_token(live: Live) -> str:
     async def add() -> str:
         store = SqliteStore.from_url(live.settings.database_url)
         try:
-            service = MaskingService(store, live.settings, live.clock)
-            return await service.add_user("other-api", "client", "other")
+            service = build_services(store, live.settings, live.clock)
+            return await service.accounts.add_user("other-api", "client", "other")
         finally:
             await store.close()
 
@@ -101,8 +100,10 @@ def add_user(live: Live, user_id: str, account: str, *permissions: Permission) -
     async def add() -> str:
         store = SqliteStore.from_url(live.settings.database_url)
         try:
-            service = MaskingService(store, live.settings, live.clock)
-            return await service.add_user(user_id, "client", account, frozenset(permissions))
+            service = build_services(store, live.settings, live.clock)
+            return await service.accounts.add_user(
+                user_id, "client", account, frozenset(permissions)
+            )
         finally:
             await store.close()
 
@@ -125,9 +126,9 @@ def record_calls(live: Live, *events: CallEvent) -> None:
     async def store_them() -> None:
         store = SqliteStore.from_url(live.settings.database_url)
         try:
-            service = MaskingService(store, live.settings, live.clock)
+            service = build_services(store, live.settings, live.clock)
             for event in events:
-                await service.record_call_event(event)
+                await service.routing.record_call_event(event)
         finally:
             await store.close()
 
@@ -140,7 +141,9 @@ def set_webhook(live: Live, account: str, url: str) -> str:
     async def configure() -> str:
         store = SqliteStore.from_url(live.settings.database_url)
         try:
-            return await Webhooks(store, live.settings, live.clock).set_webhook(account, url)
+            return await build_services(store, live.settings, live.clock).webhooks.set_webhook(
+                account, url
+            )
         finally:
             await store.close()
 

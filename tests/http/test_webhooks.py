@@ -8,13 +8,13 @@ import time
 import orjson
 import pytest
 
+from callmask.bootstrap import build_services
 from callmask.config import Settings
 from callmask.domain.calls import CallEvent
 from callmask.domain.errors import Code
 from callmask.domain.numbers import E164
 from callmask.domain.permissions import Permission
 from callmask.domain.webhooks import verify
-from callmask.service import MaskingService
 from callmask.storage.sqlite import SqliteStore
 from tests.conftest import Live
 from tests.http.conftest import (
@@ -48,7 +48,7 @@ def sweep(live: Live) -> None:
     async def run() -> None:
         store = SqliteStore.from_url(live.settings.database_url)
         try:
-            await MaskingService(store, live.settings, live.clock).sweep()
+            await build_services(store, live.settings, live.clock).maskings.sweep()
         finally:
             await store.close()
 

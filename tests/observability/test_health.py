@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
+from callmask.bootstrap import create_app
 from callmask.config import Settings
-from callmask.http.app import create_app
 from callmask.storage.migrations import migrations
 from tests.backends import BACKENDS, PG_URL, fresh_database
 from tests.conftest import Live, _free_port, serving

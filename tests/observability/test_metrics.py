@@ -11,11 +11,11 @@ import pytest
 from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
 
+from callmask.bootstrap import build_services, create_app
 from callmask.config import Settings
-from callmask.http.app import create_app
-from callmask.metrics import PoolCollector
-from callmask.service import MaskingService, Principal
-from callmask.storage.base import AccountPressure
+from callmask.domain.pool import AccountPressure
+from callmask.http.metrics import PoolCollector
+from callmask.service.accounts import Principal
 from tests.backends import BACKENDS, fresh_database, open_test_store
 from tests.conftest import Clock, Live, serving
 from tests.e2e.servers import serve
@@ -109,12 +109,12 @@ async def test_pool_gauges_come_from_the_database(kind: str, tmp_path: Path) -> 
         store = open_test_store(database)
         try:
             await store.migrate()
-            service = MaskingService(store, Settings(), clock)
+            service = build_services(store, Settings(), clock)
             await seed(store, service, clock)
             principal = Principal("acme", "acme", "client")
-            await service.set_masking(principal, A, B)
-            await service.set_masking(principal, A, C)
-            await service.set_masking(principal, D, E)
+            await service.maskings.set_masking(principal, A, B)
+            await service.maskings.set_masking(principal, A, C)
+            await service.maskings.set_masking(principal, D, E)
         finally:
             await store.close()
         settings = Settings(database_url=database.url, metrics_cache_seconds=0)
@@ -138,9 +138,9 @@ async def test_concurrent_scrapes_share_one_database_read_per_cache_period() -> 
         await asyncio.sleep(0.05)
         return [AccountPressure("acme", 10, 4, 2)]
 
-    collector = PoolCollector(read, ttl_s=60)
-    await asyncio.gather(*(collector.refresh() for _ in range(20)))
-    await collector.refresh()
+    collector = PoolCollector(ttl_s=60)
+    await asyncio.gather(*(collector.refresh(read) for _ in range(20)))
+    await collector.refresh(read)
     assert reads == 1
     families = {family.name: family for family in collector.collect()}
     assert families["callmask_busiest_party_maskings"].samples[0].value == 2
@@ -151,8 +151,8 @@ async def test_a_failed_read_keeps_the_scrape_up_and_says_so() -> None:
     async def read() -> list[AccountPressure]:
         raise OSError("database gone")
 
-    collector = PoolCollector(read, ttl_s=0)
-    await collector.refresh()
+    collector = PoolCollector(ttl_s=0)
+    await collector.refresh(read)
     families = {family.name: family for family in collector.collect()}
     assert families["callmask_pool_read_up"].samples[0].value == 0
 
@@ -164,7 +164,7 @@ async def test_with_two_workers_every_scrape_counts_both(tmp_path: Path) -> None
         try:
             await store.migrate()
             clock = Clock()
-            _, router = await seed(store, MaskingService(store, Settings(), clock), clock)
+            _, router = await seed(store, build_services(store, Settings(), clock), clock)
         finally:
             await store.close()
         shared = tmp_path / "prometheus"

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from callmask.bootstrap import build_services
 from callmask.config import Settings
 from callmask.domain.numbers import E164
-from callmask.service import MaskingService, Principal
-from callmask.storage.base import AccountPressure, Store
+from callmask.domain.pool import AccountPressure
+from callmask.service.accounts import Principal
+from callmask.storage.base import Store
 from callmask.storage.migrations import migrations
 from tests.backends import Database
 from tests.conftest import Clock
@@ -23,15 +25,15 @@ async def test_pressure_counts_live_maskings_and_the_busiest_party(
 ) -> None:
     store, database = backend
     clock = Clock()
-    service = MaskingService(store, Settings(), clock)
+    service = build_services(store, Settings(), clock)
     await store.add_pool_numbers("acme", POOL, service.now_ms())
     await store.add_pool_numbers("idle", [E164("+918050000000")], service.now_ms())
     acme = Principal("acme", "acme", "client")
-    await service.set_masking(acme, A, B, expiry_duration=60)
-    await service.set_masking(acme, A, C, expiry_duration=5)
-    await service.set_masking(acme, A, D, expiry_duration=60)
-    await service.set_masking(acme, E, B, expiry_duration=60)
-    await service.unset_masking(acme, m1=A, m2=D)
+    await service.maskings.set_masking(acme, A, B, expiry_duration=60)
+    await service.maskings.set_masking(acme, A, C, expiry_duration=5)
+    await service.maskings.set_masking(acme, A, D, expiry_duration=60)
+    await service.maskings.set_masking(acme, E, B, expiry_duration=60)
+    await service.maskings.unset_masking(acme, m1=A, m2=D)
 
     assert await store.pressure(service.now_ms()) == [
         AccountPressure("acme", 4, 3, 2),

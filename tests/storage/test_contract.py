@@ -6,9 +6,10 @@ import sqlite3
 
 import pytest
 
+from callmask.domain.accounts import User
 from callmask.domain.masking import Masking, pair_key
 from callmask.domain.numbers import E164
-from callmask.storage.base import ClaimTaken, PairTaken, Store, User, WriteFailed
+from callmask.storage.base import ClaimTaken, PairTaken, Store, WriteFailed
 from callmask.storage.migrations import latest_version
 
 pytestmark = pytest.mark.anyio

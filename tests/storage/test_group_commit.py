@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from callmask.bootstrap import build_services
 from callmask.config import Settings
 from callmask.domain.errors import AlreadyMasked
 from callmask.domain.numbers import E164
-from callmask.service import MaskingService
+from callmask.service import Services
 from callmask.storage.base import StorageUnavailable, WriteFailed
 from callmask.storage.sqlite import SqliteStore
 from tests.conftest import principal
@@ -22,13 +23,13 @@ pytestmark = pytest.mark.anyio
 POOL = [E164(f"+9180400000{n:02d}") for n in range(40)]
 
 
-async def _open(tmp_path: Path) -> tuple[SqliteStore, MaskingService, list[str]]:
+async def _open(tmp_path: Path) -> tuple[SqliteStore, Services, list[str]]:
     store = SqliteStore(str(tmp_path / "group.db"))
     await store.migrate()
     await store.add_pool_numbers("acme", POOL, 0)
     statements: list[str] = []
     store._conn.set_trace_callback(statements.append)
-    return store, MaskingService(store, Settings()), statements
+    return store, build_services(store, Settings()), statements
 
 
 def _stored_ids(tmp_path: Path) -> set[str]:
@@ -49,7 +50,9 @@ async def test_concurrent_sets_share_one_commit_and_are_durable_when_answered(
         seen_on_return: list[bool] = []
 
         async def one(n: int) -> str:
-            masking = await service.set_masking(who, f"+9198000000{n:02d}", "+919700000000")
+            masking = await service.maskings.set_masking(
+                who, f"+9198000000{n:02d}", "+919700000000"
+            )
             seen_on_return.append(masking.masking_id in _stored_ids(tmp_path))
             return masking.masking_id
 
@@ -67,14 +70,16 @@ async def test_a_refused_unit_rolls_back_alone(tmp_path: Path) -> None:
     store, service, _ = await _open(tmp_path)
     try:
         who = principal()
-        await service.set_masking(who, "+919800000001", "+919700000001")
+        await service.maskings.set_masking(who, "+919800000001", "+919700000001")
 
         async def again() -> str:
-            await service.set_masking(who, "+919800000001", "+919700000001")
+            await service.maskings.set_masking(who, "+919800000001", "+919700000001")
             return "set"
 
         async def fresh(n: int) -> str:
-            return (await service.set_masking(who, f"+9198000001{n:02d}", "+919700000001")).mask
+            return (
+                await service.maskings.set_masking(who, f"+9198000001{n:02d}", "+919700000001")
+            ).mask
 
         results = await asyncio.gather(
             fresh(1), again(), fresh(2), again(), fresh(3), return_exceptions=True

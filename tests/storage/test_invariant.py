@@ -16,12 +16,12 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from callmask.bootstrap import build_services
 from callmask.config import Settings
 from callmask.domain.allocator import pick_number
 from callmask.domain.errors import AlreadyMasked, InvalidParameters, PoolExhausted
 from callmask.domain.masking import pair_key
 from callmask.domain.numbers import E164
-from callmask.service import MaskingService
 from callmask.storage.base import Store
 from callmask.storage.sql import RECENT_RELEASES
 from tests.backends import Database, fresh_store
@@ -73,7 +73,7 @@ async def _run(ops: list[tuple[str, int, int, int]], kind: str) -> None:
 async def _replay(ops: list[tuple[str, int, int, int]], store: Store, database: Database) -> None:
     clock = Clock()
     await store.add_pool_numbers("acme", POOL, 0)
-    service = MaskingService(store, Settings(), clock)
+    service = build_services(store, Settings(), clock)
     who = principal()
     model: dict[tuple[E164, E164], Live] = {}
     history: dict[tuple[E164, E164], E164] = {}
@@ -94,7 +94,7 @@ async def _replay(ops: list[tuple[str, int, int, int]], store: Store, database: 
         elif kind == "unset":
             party = PARTIES[i]
             try:
-                await service.unset_masking(who, m1=party)
+                await service.maskings.unset_masking(who, m1=party)
             except InvalidParameters:
                 assert not any(party in pair for pair in model)
             for pair, live in model.items():
@@ -110,7 +110,7 @@ async def _replay(ops: list[tuple[str, int, int, int]], store: Store, database: 
             recent = _recent(released[m1], now_ms) | _recent(released[m2], now_ms)
             expected = pick_number(POOL, busy, history.get(pair), recent)
             try:
-                masking = await service.set_masking(who, m1, m2, expiry_duration=minutes)
+                masking = await service.maskings.set_masking(who, m1, m2, expiry_duration=minutes)
             except AlreadyMasked:
                 assert pair in model
                 continue

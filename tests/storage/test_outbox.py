@@ -8,14 +8,15 @@ import dataclasses
 import orjson
 import pytest
 
+from callmask.bootstrap import build_services
 from callmask.config import Settings
 from callmask.domain.calls import CallEvent
 from callmask.domain.masking import Masking
 from callmask.domain.numbers import E164
-from callmask.domain.webhooks import masking_created
-from callmask.service import MaskingService
-from callmask.storage.base import Claimed, Store
-from callmask.webhooks import Webhooks
+from callmask.domain.webhooks import Claimed, masking_created
+from callmask.service import Services
+from callmask.service.webhooks import Webhooks
+from callmask.storage.base import Store
 from tests.backends import Database
 from tests.conftest import Clock, principal
 
@@ -31,7 +32,7 @@ class World:
     store: Store
     db: Database
     clock: Clock
-    service: MaskingService
+    service: Services
     hooks: Webhooks
 
     async def notices(self) -> list[tuple[str, str]]:
@@ -46,16 +47,16 @@ class World:
 async def world(backend: tuple[Store, Database]) -> World:
     store, db = backend
     clock = Clock()
-    service = MaskingService(store, SETTINGS, clock)
+    service = build_services(store, SETTINGS, clock)
     await store.add_pool_numbers("acme", [X, Y], service.now_ms())
-    return World(store, db, clock, service, Webhooks(store, SETTINGS, clock))
+    return World(store, db, clock, service, build_services(store, SETTINGS, clock).webhooks)
 
 
 async def test_a_change_writes_a_notice_only_for_an_account_with_a_webhook(world: World) -> None:
-    await world.service.set_masking(principal(), A, B)
+    await world.service.maskings.set_masking(principal(), A, B)
     assert await world.notices() == []
     await world.hooks.set_webhook("acme", "http://127.0.0.1:9/hook")
-    made = await world.service.set_masking(principal(), A, C, event_id="order-9")
+    made = await world.service.maskings.set_masking(principal(), A, C, event_id="order-9")
     [(kind, body)] = await world.notices()
     assert kind == "masking.created"
     data = orjson.loads(body)["data"]
@@ -84,10 +85,10 @@ async def test_a_notice_that_happens_once_is_stored_once(world: World) -> None:
 
 async def test_unset_announces_an_end_now_or_a_new_expiry(world: World) -> None:
     await world.hooks.set_webhook("acme", "http://127.0.0.1:9/hook")
-    await world.service.set_masking(principal(), A, B, expiry_duration=30)
-    await world.service.set_masking(principal(), A, C, expiry_duration=30)
-    await world.service.unset_masking(principal(), m2=B, expiry_duration=60)
-    await world.service.unset_masking(principal(), m1=A)
+    await world.service.maskings.set_masking(principal(), A, B, expiry_duration=30)
+    await world.service.maskings.set_masking(principal(), A, C, expiry_duration=30)
+    await world.service.maskings.unset_masking(principal(), m2=B, expiry_duration=60)
+    await world.service.maskings.unset_masking(principal(), m1=A)
     notices = await world.notices()
     assert [kind for kind, _ in notices] == [
         "masking.created",
@@ -109,15 +110,15 @@ async def test_a_lapsed_masking_is_announced_once_by_the_sweep_or_the_next_set(
     world: World,
 ) -> None:
     await world.hooks.set_webhook("acme", "http://127.0.0.1:9/hook")
-    await world.service.set_masking(principal(), A, B, expiry_duration=1)
-    await world.service.set_masking(principal(), A, C, expiry_duration=1)
+    await world.service.maskings.set_masking(principal(), A, B, expiry_duration=1)
+    await world.service.maskings.set_masking(principal(), A, C, expiry_duration=1)
     world.clock.advance(61)
     # The pair's next set closes its lapsed masking itself; the sweeper closes the other.
-    await world.service.set_masking(principal(), A, B, expiry_duration=1)
-    other = MaskingService(world.store, SETTINGS, world.clock)
-    closed = await asyncio.gather(world.service.sweep(), other.sweep())
+    await world.service.maskings.set_masking(principal(), A, B, expiry_duration=1)
+    other = build_services(world.store, SETTINGS, world.clock)
+    closed = await asyncio.gather(world.service.maskings.sweep(), other.sweep())
     assert sorted(closed) == [0, 1]
-    assert await world.service.sweep() == 0
+    assert await world.service.maskings.sweep() == 0
     ended = [orjson.loads(b)["data"] for k, b in await world.notices() if k == "masking.ended"]
     assert sorted(d["m2"] for d in ended) == sorted([B, C])
     assert {d["endReason"] for d in ended} == {"expired"}
@@ -125,14 +126,14 @@ async def test_a_lapsed_masking_is_announced_once_by_the_sweep_or_the_next_set(
 
 async def test_call_steps_are_announced_once_each_whatever_the_order(world: World) -> None:
     await world.hooks.set_webhook("acme", "http://127.0.0.1:9/hook")
-    made = await world.service.set_masking(principal(), A, B)
+    made = await world.service.maskings.set_masking(principal(), A, B)
     ts = world.service.now_ms()
     start = CallEvent("start", "call-1", ts, masking_id=made.masking_id, mask=X, caller=A, callee=B)
     answer = CallEvent("answer", "call-1", ts + 2000, sip_status=200)
     end = CallEvent("end", "call-1", ts + 9000, duration_s=7, sip_status=200)
     # The end arrives first: its account is known only once the start names the masking.
     for event in (end, start, start, answer, end, answer):
-        await world.service.record_call_event(event)
+        await world.service.routing.record_call_event(event)
     notices = await world.notices()
     assert [kind for kind, _ in notices] == [
         "masking.created",
@@ -151,8 +152,8 @@ async def test_call_steps_are_announced_once_each_whatever_the_order(world: Worl
 
 async def test_removing_a_number_by_force_announces_its_maskings_ended(world: World) -> None:
     await world.hooks.set_webhook("acme", "http://127.0.0.1:9/hook")
-    await world.service.set_masking(principal(), A, B)
-    assert await world.service.remove_pool_numbers([X], force=True) == 1
+    await world.service.maskings.set_masking(principal(), A, B)
+    assert await world.service.pool.remove([X], force=True) == 1
     kind, body = (await world.notices())[-1]
     assert (kind, orjson.loads(body)["data"]["endReason"]) == ("masking.ended", "number removed")
 
@@ -257,7 +258,7 @@ async def test_removing_the_webhook_drops_its_pending_notices(world: World) -> N
     assert not await world.hooks.remove_webhook("acme")
     assert await world.hooks.claim(10) == []
     assert await world.hooks.counts("acme") == {"pending": 0, "delivered": 0, "failed": 3}
-    await world.service.set_masking(principal(), A, B)
+    await world.service.maskings.set_masking(principal(), A, B)
     assert await world.hooks.counts("acme") == {"pending": 0, "delivered": 0, "failed": 3}
 
 

@@ -11,7 +11,8 @@ from dataclasses import replace
 
 import pytest
 
-from callmask.domain.reports import CallQuery, Cursor, MaskingQuery, Page
+from callmask.domain.paging import Cursor, Page
+from callmask.domain.reports import CallQuery, MaskingQuery
 from callmask.storage import sql
 from callmask.storage.migrations import migrations
 from callmask.storage.reports import call_statement, masking_statement

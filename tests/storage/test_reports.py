@@ -10,7 +10,8 @@ import dataclasses
 
 import pytest
 
-from callmask.domain.reports import CallQuery, Cursor, MaskingQuery, Page
+from callmask.domain.paging import Cursor, Page
+from callmask.domain.reports import CallQuery, MaskingQuery
 from callmask.storage.base import Store
 from tests.backends import Database
 from tests.reportdata import (

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 import orjson
 
+from callmask.domain import fields
 from callmask.domain.errors import InvalidParameters, InvalidRequestData
 from callmask.domain.numbers import E164, redact
 
@@ -95,11 +96,10 @@ def _identifier(data: dict[str, Any], field: str) -> str:
 
 def _integer(data: dict[str, Any], field: str, low: int, high: int) -> int:
     value = data.get(field)
+    # Events are JSON that Kamailio writes: an integer is a JSON integer, never a string.
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidParameters(f"{field} must be an integer")
-    if not low <= value <= high:
-        raise InvalidParameters(f"{field} must be between {low} and {high}")
-    return value
+    return fields.bounded(value, field, low, high)
 
 
 def _number(data: dict[str, Any], field: str) -> E164:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import datetime
 
+from callmask.domain import fields
 from callmask.domain.errors import ExpiryNotInteger, InvalidParameters
 from callmask.domain.numbers import E164
 
-_INTEGER = re.compile(r"[+-]?\d{1,30}")
-# Unix times from 10**12 up are milliseconds: JavaScript clients send Date.now() (13 digits).
-_MILLISECONDS_FROM = 10**12
+# Expiries are checked against the ceiling after parsing, so any length of digits is read.
+_DIGITS = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,34 +63,16 @@ def pair_key(m1: E164, m2: E164) -> tuple[E164, E164]:
     return (m1, m2) if m1 <= m2 else (m2, m1)
 
 
-def _given(value: object) -> bool:
-    return value is not None and value != ""
-
-
 def _integer(value: object, field: str) -> int:
-    if isinstance(value, bool):
-        raise ExpiryNotInteger(f"{field} must be an integer value")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
-        return int(value.strip())
-    raise ExpiryNotInteger(f"{field} must be an integer value")
+    return fields.integer(value, ExpiryNotInteger(f"{field} must be an integer value"), _DIGITS)
 
 
 def _instant_ms(value: object) -> int:
     """expiry_time in epoch ms: Unix seconds, Unix milliseconds, or ISO-8601 with an offset."""
-    if isinstance(value, str) and not _INTEGER.fullmatch(value.strip()):
-        try:
-            when = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise ExpiryNotInteger("expiry_time must be an integer value") from None
-        if when.tzinfo is None:
-            raise InvalidParameters("expiry_time in ISO-8601 form needs a UTC offset")
-        return int(when.timestamp() * 1000)
-    number = _integer(value, "expiry_time")
-    return number if abs(number) >= _MILLISECONDS_FROM else number * 1000
+    if isinstance(value, str) and not fields.integer_text(value, _DIGITS):
+        unparsable = ExpiryNotInteger("expiry_time must be an integer value")
+        return fields.iso_ms(value, "expiry_time", unparsable)
+    return fields.epoch_ms(_integer(value, "expiry_time"))
 
 
 def _minutes_ms(value: object) -> int:
@@ -115,7 +95,7 @@ def expiry_for_set(
     expiry_time: object, expiry_duration: object, now_ms: int, rules: ExpiryRules
 ) -> int:
     """When a new masking ends. expiry_time wins over expiry_duration; both are type-checked."""
-    has_time, has_duration = _given(expiry_time), _given(expiry_duration)
+    has_time, has_duration = fields.given(expiry_time), fields.given(expiry_duration)
     duration_ms = _minutes_ms(expiry_duration) if has_duration else None
     if has_time:
         expires_ms = _instant_ms(expiry_time)
@@ -134,7 +114,7 @@ def expiry_for_unset(
     expiry_time: object, expiry_duration: object, now_ms: int, rules: ExpiryRules
 ) -> int:
     """The new end of an existing masking; a result at or before now_ms means end it now."""
-    has_time, has_duration = _given(expiry_time), _given(expiry_duration)
+    has_time, has_duration = fields.given(expiry_time), fields.given(expiry_duration)
     duration_ms = _minutes_ms(expiry_duration) if has_duration else None
     if has_time:
         expires_ms = _instant_ms(expiry_time)

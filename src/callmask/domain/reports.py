@@ -2,64 +2,25 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from callmask.domain import fields
 from callmask.domain.calls import CallRecord
 from callmask.domain.errors import InvalidParameters
 from callmask.domain.masking import MaskingRecord
 from callmask.domain.numbers import E164, normalise
+from callmask.domain.paging import DEFAULT_LIMIT, MAX_LIMIT, Cursor, Page
 
-DEFAULT_LIMIT = 100
-MAX_LIMIT = 500
 DEFAULT_WINDOW_MS = 24 * 3_600_000
 MAX_WINDOW_DAYS = 31
 MAX_WINDOW_MS = MAX_WINDOW_DAYS * 24 * 3_600_000
 CALL_STATUSES = ("ringing", "answered", "completed", "failed")
 MaskingStatus = Literal["active", "ended", "all"]
 
-_INTEGER = re.compile(r"[+-]?\d{1,16}")
-_MILLISECONDS_FROM = 10**12
 _MAX_TEXT = 255
-
-
-@dataclass(frozen=True, slots=True)
-class Cursor:
-    """Where the next page starts: the last record's sort time and id (opaque to clients)."""
-
-    sort_ms: int
-    key: str
-
-    def encode(self) -> str:
-        raw = f"{self.sort_ms}:{self.key}".encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-    @classmethod
-    def decode(cls, text: object) -> Cursor:
-        if not isinstance(text, str) or not 0 < len(text) <= 600:
-            raise InvalidParameters("cursor is not valid")
-        try:
-            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            raise InvalidParameters("cursor is not valid") from None
-        sort, _, key = raw.partition(":")
-        if not _INTEGER.fullmatch(sort) or not key:
-            raise InvalidParameters("cursor is not valid")
-        return cls(int(sort), key)
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    """Up to limit records after the cursor, newest first unless ascending."""
-
-    limit: int = DEFAULT_LIMIT
-    after: Cursor | None = None
-    descending: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,52 +62,27 @@ class MaskingQuery:
 
 
 def given(params: Mapping[str, Any], field: str) -> bool:
-    return params.get(field) not in (None, "")
+    return fields.given(params.get(field))
 
 
 def instant(value: object, field: str) -> int:
     """Epoch ms from Unix seconds, Unix milliseconds (13+ digits) or ISO-8601 with an offset."""
-    if isinstance(value, bool):
-        raise InvalidParameters(f"{field} must be a Unix time or ISO-8601 with an offset")
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
-        value = int(value.strip())
-    if isinstance(value, int):
-        if abs(value) >= 10**16:
-            raise InvalidParameters(f"{field} is out of range")
-        return value if abs(value) >= _MILLISECONDS_FROM else value * 1000
-    if isinstance(value, str):
-        try:
-            when = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise InvalidParameters(
-                f"{field} must be a Unix time or ISO-8601 with an offset"
-            ) from None
-        if when.tzinfo is None:
-            raise InvalidParameters(f"{field} in ISO-8601 form needs a UTC offset")
-        return int(when.timestamp() * 1000)
-    raise InvalidParameters(f"{field} must be a Unix time or ISO-8601 with an offset")
+    wrong = InvalidParameters(f"{field} must be a Unix time or ISO-8601 with an offset")
+    if isinstance(value, str) and not fields.integer_text(value):
+        return fields.iso_ms(value, field, wrong)
+    number = fields.integer(value, wrong)
+    if abs(number) >= 10**16:
+        raise InvalidParameters(f"{field} is out of range")
+    return fields.epoch_ms(number)
 
 
 def count(value: object, field: str, low: int, high: int) -> int:
-    if isinstance(value, bool):
-        raise InvalidParameters(f"{field} must be an integer")
-    if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
-        value = int(value.strip())
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if not isinstance(value, int):
-        raise InvalidParameters(f"{field} must be an integer")
-    if not low <= value <= high:
-        raise InvalidParameters(f"{field} must be between {low} and {high}")
-    return value
+    number = fields.integer(value, InvalidParameters(f"{field} must be an integer"))
+    return fields.bounded(number, field, low, high)
 
 
 def text(value: object, field: str) -> str:
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise InvalidParameters(f"{field} must be a string")
-    result = str(value).strip()
+    result = fields.string(value, field)
     if not result or len(result) > _MAX_TEXT:
         raise InvalidParameters(f"{field} must be 1 to {_MAX_TEXT} characters")
     return result

@@ -19,16 +19,8 @@ import orjson
 from callmask.domain.calls import CallRecord
 from callmask.domain.errors import InvalidParameters
 from callmask.domain.masking import Masking, MaskingRecord
-from callmask.domain.reports import (
-    Page,
-    call_view,
-    choices,
-    given,
-    iso,
-    masking_view,
-    page,
-    text,
-)
+from callmask.domain.paging import Page
+from callmask.domain.reports import call_view, choices, given, iso, masking_view, page, text
 from callmask.domain.reports import instant as parse_instant
 
 MASKING_CREATED = "masking.created"
@@ -196,3 +188,43 @@ def delivery_view(delivery: Delivery) -> dict[str, Any]:
         "durationMs": delivery.duration_ms,
         "outcome": delivery.outcome,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    account_id: str
+    url: str
+    secret: str
+    created_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A notice leased for one delivery attempt, with where and how to send it."""
+
+    seq: int
+    event_id: str
+    account_id: str
+    kind: str
+    body: str
+    attempt: int
+    url: str
+    secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """How one delivery attempt went and what comes next (next_attempt_ms for a retry).
+
+    postpone_until: the receiver looked down, so the account's other pending notices wait
+    until then too rather than each being tried against it.
+    """
+
+    claimed: Claimed
+    attempted_ms: int
+    http_status: int | None
+    error: str | None
+    duration_ms: int
+    outcome: str
+    next_attempt_ms: int
+    postpone_until: int | None

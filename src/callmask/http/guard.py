@@ -14,31 +14,21 @@ X-Forwarded-For of a trusted proxy (uvicorn's FORWARDED_ALLOW_IPS, 127.0.0.1 by 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
 
-from callmask.accounts import Accounts, Credentials, Principal
 from callmask.config import Settings
 from callmask.domain.errors import InvalidToken, TooManyRequests
-from callmask.http import envelope
-from callmask.limits import MAX_KEYS, FailureThrottle, TokenBuckets
+from callmask.http.limits import MAX_KEYS, FailureThrottle, TokenBuckets
+from callmask.service.accounts import Accounts, Credentials, Principal
 
 # How long a successful (userId, address) pair is exempt from that userId's lockout, and how
 # often a pair's last success is written down (not on every request: route is a hot path).
 _KNOWN_S = 86_400.0
 _KNOWN_REFRESH_S = 60.0
 _USER_KEY_CHARS = 255
-
-
-def refusal(failure: TooManyRequests) -> Response:
-    """HTTP 429 with Retry-After and the usual envelope, so both kinds of client back off."""
-    response = envelope.error(failure, http_status=429)
-    response.headers["Retry-After"] = str(max(1, math.ceil(failure.retry_after_s)))
-    return response
 
 
 def client_address(request: Request) -> str:

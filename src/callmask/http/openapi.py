@@ -23,7 +23,8 @@ from callmask.domain.errors import (
     MaskingError,
     PoolExhausted,
 )
-from callmask.domain.reports import CALL_STATUSES, CSV_COLUMNS, MAX_LIMIT
+from callmask.domain.paging import MAX_LIMIT
+from callmask.domain.reports import CALL_STATUSES, CSV_COLUMNS
 from callmask.domain.webhooks import KINDS, OUTCOMES
 from callmask.http import envelope
 

@@ -1,4 +1,4 @@
-"""Endpoints that look back: the call report (JSON or CSV), masking queries, the delivery log."""
+"""callreport/masklist: the masked-call report, as JSON pages or one CSV download."""
 
 from __future__ import annotations
 
@@ -6,28 +6,13 @@ import csv
 import io
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from callmask.accounts import Principal
 from callmask.domain.calls import CallRecord
-from callmask.domain.reports import (
-    CSV_COLUMNS,
-    CallQuery,
-    call_view,
-    csv_row,
-    export_format,
-    iso,
-    masking_view,
-)
-from callmask.domain.webhooks import delivery_view
-from callmask.http import envelope
-from callmask.http.body import parameters
-from callmask.http.guard import Guard
-from callmask.reports import Reports
-from callmask.webhooks import Webhooks
+from callmask.domain.reports import CSV_COLUMNS, CallQuery, call_view, csv_row, export_format, iso
+from callmask.http import api, envelope
 
 log = logging.getLogger("callmask.http")
 
@@ -55,64 +40,25 @@ def _filename(query: CallQuery) -> str:
     return f"masklist-{stamp(query.start_ms)}-{stamp(query.end_ms)}.csv"
 
 
-class ReportApi:
-    def __init__(self, reports: Reports, webhooks: Webhooks, limit: int, guard: Guard):
-        self.reports = reports
-        self.webhooks = webhooks
-        self.limit = limit
-        self.guard = guard
-
-    async def _request(self, request: Request) -> tuple[Principal, dict[str, Any]]:
-        params = await parameters(request, self.limit)
-        return await self.guard.admit(request, params), params
-
-    async def masklist(self, request: Request) -> Response:
-        principal, params = await self._request(request)
-        if export_format(params) == "csv":
-            query, batches = await self.reports.export(principal, params)
-            headers = {
-                **envelope.HEADERS,
-                "Content-Disposition": f'attachment; filename="{_filename(query)}"',
-            }
-            return StreamingResponse(
-                _csv(batches), media_type="text/csv; charset=utf-8", headers=headers
-            )
-        page = await self.reports.masklist(principal, params)
-        return envelope.success(
-            "Masked call list",
-            count=len(page.calls),
-            startTime=iso(page.query.start_ms),
-            endTime=iso(page.query.end_ms),
-            nextCursor=page.next_cursor,
-            calls=[call_view(record) for record in page.calls],
+async def masklist(request: Request) -> Response:
+    app = api.of(request)
+    principal, params = await app.admitted(request)
+    reports = app.services.reports
+    if export_format(params) == "csv":
+        query, batches = await reports.export(principal, params)
+        headers = {
+            **envelope.HEADERS,
+            "Content-Disposition": f'attachment; filename="{_filename(query)}"',
+        }
+        return StreamingResponse(
+            _csv(batches), media_type="text/csv; charset=utf-8", headers=headers
         )
-
-    async def masking_get(self, request: Request) -> Response:
-        principal, params = await self._request(request)
-        found = await self.reports.get_maskings(principal, params)
-        now_ms = self.reports.now_ms()
-        return envelope.success(
-            "Masking found",
-            count=len(found),
-            maskings=[masking_view(record, now_ms) for record in found],
-        )
-
-    async def masking_list(self, request: Request) -> Response:
-        principal, params = await self._request(request)
-        page = await self.reports.list_maskings(principal, params)
-        return envelope.success(
-            "Masking list",
-            count=len(page.maskings),
-            nextCursor=page.next_cursor,
-            maskings=[masking_view(record, page.now_ms) for record in page.maskings],
-        )
-
-    async def deliveries(self, request: Request) -> Response:
-        principal, params = await self._request(request)
-        page = await self.webhooks.deliveries(principal, params)
-        return envelope.success(
-            "Webhook deliveries",
-            count=len(page.deliveries),
-            nextCursor=page.next_cursor,
-            deliveries=[delivery_view(delivery) for delivery in page.deliveries],
-        )
+    page = await reports.masklist(principal, params)
+    return envelope.success(
+        "Masked call list",
+        count=len(page.calls),
+        startTime=iso(page.query.start_ms),
+        endTime=iso(page.query.end_ms),
+        nextCursor=page.next_cursor,
+        calls=[call_view(record) for record in page.calls],
+    )

@@ -1,52 +1,33 @@
-"""Per request: an id, an access-log line and its metrics; plus /metrics and /readyz.
+"""Per request: an id, an access-log line and its metrics.
 
 The middleware is plain ASGI (no BaseHTTPMiddleware, whose task and queue per request cost
 more than the whole route lookup) and sits on the hot path of every call: it reads one
-header, wraps send, and at the end does a dict lookup, two or three prometheus_client
+header, wraps send (taking the DeepCall code an envelope hands it), and at the end does a
+dict lookup, two or three prometheus_client
 updates and, at INFO, one log record.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import re
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-import orjson
-from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from callmask import logs
-from callmask.config import Settings
-from callmask.metrics import CONTENT_TYPE, Metrics
-from callmask.storage.base import AccountPressure, StorageError, StorageUnavailable, Store
+from callmask.http.envelope import CODE_KEY
+from callmask.http.metrics import Metrics
 
 access = logging.getLogger("callmask.access")
 
 _HEADER = b"x-request-id"
-_CODE = re.compile(rb'"code":(\d*)')
 _UNMATCHED = "unmatched"
 # Probes and scrapes arrive every few seconds; their lines would drown the API's. Route
 # lookups come once per call from the SIP proxy: a JSON line each (~18 us) would cost as much
 # as the lookup and its framework together, and every call is recorded in the calls table
 # and counted in the metrics anyway; they are written at DEBUG.
 _QUIET = frozenset({"/healthz", "/readyz", "/metrics", "/api/v2/Masking/route"})
-
-
-def _code(body: bytes) -> str:
-    """The DeepCall code of an envelope, or "none" (a CSV report, a probe).
-
-    A success has "code" second, an error after the message; a message's own quotes are
-    escaped, so the first match is the envelope's.
-    """
-    found = _CODE.search(body)  # one C-level search: this runs on every answer
-    return found[1].decode() if found is not None and found[1] else "none"
 
 
 class Telemetry:
@@ -87,9 +68,9 @@ class Telemetry:
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
                 answer[0] = message["status"]
+                # Only envelopes carry a code; a CSV report, a probe or a scrape has none.
+                answer[1] = message.pop(CODE_KEY, "none")
                 message["headers"] = [*message.get("headers", ()), echo]
-            elif answer[1] == "none" and message["type"] == "http.response.body":
-                answer[1] = _code(message.get("body", b""))
             await send(message)
 
         try:
@@ -131,64 +112,3 @@ class Telemetry:
                     },
                 )
             )
-
-
-def _json(payload: dict[str, Any], status: int) -> Response:
-    return Response(orjson.dumps(payload), status_code=status, media_type="application/json")
-
-
-def metrics_endpoint(metrics: Metrics) -> Callable[[Request], Awaitable[Response]]:
-    async def scrape(request: Request) -> Response:
-        return Response(await metrics.exposition(), media_type=CONTENT_TYPE)
-
-    return scrape
-
-
-def readyz_endpoint(
-    store: Callable[[], Store | None], timeout_s: float
-) -> Callable[[Request], Awaitable[Response]]:
-    """200 when the database answers within timeout_s and has every shipped migration."""
-
-    async def ready(request: Request) -> Response:
-        current = store()
-        if current is None:
-            return _json({"status": "starting", "checks": {"database": "not opened yet"}}, 503)
-        checks: dict[str, Any] = {}
-        try:
-            missing = await asyncio.wait_for(current.pending_migrations(timeout_s), timeout_s)
-        except (StorageError, TimeoutError) as error:
-            checks["database"] = f"unreachable ({type(error).__name__})"
-            checks["migrations"] = "unknown"
-        else:
-            checks["database"] = "ok"
-            checks["migrations"] = f"pending {missing}" if missing else "ok"
-        ok = all(value == "ok" for value in checks.values())
-        return _json(
-            {"status": "ready" if ok else "not ready", "checks": checks}, 200 if ok else 503
-        )
-
-    return ready
-
-
-class Observed:
-    """What create_app adds: the middleware, /metrics and /readyz, around the app's store."""
-
-    def __init__(
-        self, settings: Settings, clock: Callable[[], float], store: Callable[[], Store | None]
-    ) -> None:
-        self._store = store
-        self._clock = clock
-        self.metrics = Metrics(self._pressure, settings.metrics_cache_seconds)
-        self.middleware = [Middleware(Telemetry, metrics=self.metrics)]
-        self.routes = [
-            Route("/metrics", metrics_endpoint(self.metrics), methods=["GET"]),
-            Route(
-                "/readyz", readyz_endpoint(store, settings.ready_timeout_seconds), methods=["GET"]
-            ),
-        ]
-
-    async def _pressure(self) -> list[AccountPressure]:
-        store = self._store()
-        if store is None:
-            raise StorageUnavailable("the store is not open yet")
-        return await store.pressure(int(self._clock() * 1000))

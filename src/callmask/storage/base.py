@@ -6,12 +6,15 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
+from callmask.domain.accounts import Session, User
 from callmask.domain.calls import CallEvent, CallRecord
 from callmask.domain.masking import Masking, MaskingRecord
 from callmask.domain.numbers import E164
 from callmask.domain.permissions import Permission
+from callmask.domain.pool import AccountPressure, PoolNumber
 from callmask.domain.reports import CallQuery, MaskingQuery
-from callmask.domain.webhooks import Delivery, DeliveryQuery, Notice
+from callmask.domain.retention import Purged
+from callmask.domain.webhooks import Attempt, Claimed, Delivery, DeliveryQuery, Notice, Webhook
 
 
 class StorageError(Exception):
@@ -35,15 +38,6 @@ class WriteFailed(StorageError):
 
 
 @dataclass(frozen=True, slots=True)
-class User:
-    user_id: str
-    account_id: str
-    role: str
-    token_hash: str
-    permissions: frozenset[Permission] = frozenset()
-
-
-@dataclass(frozen=True, slots=True)
 class BeforeSet:
     """What a set reads before it picks a number."""
 
@@ -54,88 +48,11 @@ class BeforeSet:
 
 
 @dataclass(frozen=True, slots=True)
-class PoolNumber:
-    number: E164
-    account_id: str
-    active_maskings: int
-
-
-@dataclass(frozen=True, slots=True)
 class CallChange:
     """A call record as an event left it, and whether its account takes webhooks."""
 
     record: CallRecord
     announced: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Webhook:
-    account_id: str
-    url: str
-    secret: str
-    created_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class Claimed:
-    """A notice leased for one delivery attempt, with where and how to send it."""
-
-    seq: int
-    event_id: str
-    account_id: str
-    kind: str
-    body: str
-    attempt: int
-    url: str
-    secret: str
-
-
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    """How one delivery attempt went and what comes next (next_attempt_ms for a retry).
-
-    postpone_until: the receiver looked down, so the account's other pending notices wait
-    until then too rather than each being tried against it.
-    """
-
-    claimed: Claimed
-    attempted_ms: int
-    http_status: int | None
-    error: str | None
-    duration_ms: int
-    outcome: str
-    next_attempt_ms: int
-    postpone_until: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class Purged:
-    maskings: int = 0
-    calls: int = 0
-    notices: int = 0
-    deliveries: int = 0
-
-    def __add__(self, other: Purged) -> Purged:
-        return Purged(
-            self.maskings + other.maskings,
-            self.calls + other.calls,
-            self.notices + other.notices,
-            self.deliveries + other.deliveries,
-        )
-
-    @property
-    def total(self) -> int:
-        return self.maskings + self.calls + self.notices + self.deliveries
-
-
-@dataclass(frozen=True, slots=True)
-class AccountPressure:
-    """An account's pool against its busiest party: busiest == pool means the next is 1505."""
-
-    account_id: str
-    pool_numbers: int
-    active_maskings: int
-    busiest_party_maskings: int
 
 
 class Transaction(Protocol):
@@ -320,12 +237,3 @@ class Store(Protocol):
     async def revoke_session(self, ssid_hash: str) -> int: ...
 
     async def revoke_sessions_of(self, user_id: str) -> int: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Session:
-    """An ssid as stored: only its hash is kept."""
-
-    ssid_hash: str
-    user_id: str
-    expires_ms: int

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from callmask.domain.accounts import Session, User
 from callmask.domain.permissions import loaded
-from callmask.storage.base import Session, User
 from callmask.storage.sql import Executor
 
 _USER_COLUMNS = "user_id, account_id, role, token_hash, permissions"

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from callmask.domain.webhooks import Delivery, DeliveryQuery, Notice
-from callmask.storage.base import Attempt, Claimed, Webhook
+from callmask.domain.webhooks import Attempt, Claimed, Delivery, DeliveryQuery, Notice, Webhook
 from callmask.storage.sql import Executor
 
 # Only accounts with a webhook get notices: everyone else pays one index probe per change.

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from callmask.storage.base import AccountPressure
+from callmask.domain.pool import AccountPressure
 from callmask.storage.migrations import migrations
 from callmask.storage.sql import Executor
 

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 from callmask.domain.calls import CallRecord
 from callmask.domain.masking import Masking, MaskingRecord
-from callmask.domain.reports import CallQuery, MaskingQuery, Page
+from callmask.domain.paging import Page
+from callmask.domain.reports import CallQuery, MaskingQuery
 from callmask.storage.sql import CALL_COLUMNS, MASKING_COLUMNS, Executor
 
 

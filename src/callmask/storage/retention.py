@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from callmask.storage.base import Purged
+from callmask.domain.retention import Purged
 from callmask.storage.sql import Executor
 
 ENDED_MASKINGS = (

@@ -18,28 +18,23 @@ from functools import partial
 from typing import Any
 from urllib.parse import quote
 
+from callmask.domain.accounts import Session, User
 from callmask.domain.calls import CallEvent, CallRecord
 from callmask.domain.masking import Masking, MaskingRecord
 from callmask.domain.numbers import E164
 from callmask.domain.permissions import Permission, loaded, stored
+from callmask.domain.pool import AccountPressure, PoolNumber
 from callmask.domain.reports import CallQuery, MaskingQuery
-from callmask.domain.webhooks import Delivery, DeliveryQuery, Notice
+from callmask.domain.retention import Purged
+from callmask.domain.webhooks import Attempt, Claimed, Delivery, DeliveryQuery, Notice, Webhook
 from callmask.storage import credentials, outbox, reports, retention, sql
 from callmask.storage.base import (
-    AccountPressure,
-    Attempt,
     BeforeSet,
     CallChange,
-    Claimed,
     ClaimTaken,
     PairTaken,
-    PoolNumber,
-    Purged,
-    Session,
     StorageError,
     StorageUnavailable,
-    User,
-    Webhook,
     WriteFailed,
 )
 from callmask.storage.migrations import migrations

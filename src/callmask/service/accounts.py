@@ -5,20 +5,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from callmask.config import Settings
-from callmask.domain.errors import (
-    DatabaseUnavailable,
-    InvalidParameters,
-    InvalidToken,
-    PermissionDenied,
-)
+from callmask.domain import fields
+from callmask.domain.accounts import Session, User
+from callmask.domain.errors import InvalidParameters, InvalidToken, PermissionDenied
 from callmask.domain.permissions import CLIENT_DEFAULT, Permission
-from callmask.storage.base import Session, StorageUnavailable, Store, User
-from callmask.usecase import UseCases
+from callmask.service.context import Context, storage_failures
+from callmask.storage.base import StorageUnavailable
 
 ROLES = ("client", "router")
 # A verified token is trusted this long without asking the database again: every call
@@ -57,20 +51,11 @@ def permit(principal: Principal, permission: Permission) -> None:
         raise PermissionDenied(f"this endpoint needs the {permission.value} permission")
 
 
-def text_value(value: object, field: str, limit: int = 255) -> str:
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise InvalidParameters(f"{field} must be a string")
-    text = str(value).strip()
-    if len(text) > limit:
-        raise InvalidParameters(f"{field} is longer than {limit} characters")
-    return text
-
-
-class Accounts(UseCases):
-    def __init__(
-        self, store: Store, settings: Settings, clock: Callable[[], float] = time.time
-    ) -> None:
-        super().__init__(store, settings, clock)
+class Accounts:
+    def __init__(self, context: Context) -> None:
+        self._context = context
+        self._store = context.store
+        self._clock = context.clock
         self._verified: dict[str, tuple[Principal, float]] = {}
 
     async def authenticate(self, creds: Credentials) -> Principal:
@@ -78,24 +63,25 @@ class Accounts(UseCases):
         has_ssid = creds.ssid not in (None, "")
         if has_pair and has_ssid:
             raise InvalidParameters("send either ssid or userId and token, not both")
-        try:
+        with storage_failures(StorageUnavailable):
             if has_ssid:
-                user = await self.store.session_user(
-                    hash_secret(text_value(creds.ssid, "ssid")), self.now_ms()
+                user = await self._store.session_user(
+                    hash_secret(fields.bounded_text(creds.ssid, "ssid")), self._context.now_ms()
                 )
                 if user is None:
                     raise InvalidToken("Invalid or expired ssid")
                 return principal_of(user)
             if not has_pair:
                 raise InvalidToken("userId and token, or ssid, are required")
-            user_id, token = text_value(creds.user_id, "userId"), text_value(creds.token, "token")
+            user_id, token = (
+                fields.bounded_text(creds.user_id, "userId"),
+                fields.bounded_text(creds.token, "token"),
+            )
             presented = hash_secret(token)
             key = f"{user_id}\0{presented}"
             if (known := self._recall(key)) is not None:
                 return known
-            user = await self.store.user(user_id)
-        except StorageUnavailable as error:
-            raise DatabaseUnavailable() from error
+            user = await self._store.user(user_id)
         # Compare even for an unknown user so timing does not tell which userIds exist.
         stored = user.token_hash if user is not None else hash_secret(secrets.token_hex(16))
         if not hmac.compare_digest(presented, stored) or user is None:
@@ -104,10 +90,10 @@ class Accounts(UseCases):
 
     async def _previous_token(self, key: str, user_id: str | None, presented: str) -> Principal:
         """A token that `user rotate` replaced works until its grace period ends."""
-        try:
-            found = await self.store.previous_token_user(user_id, presented, self.now_ms())
-        except StorageUnavailable as error:
-            raise DatabaseUnavailable() from error
+        with storage_failures(StorageUnavailable):
+            found = await self._store.previous_token_user(
+                user_id, presented, self._context.now_ms()
+            )
         if found is None:
             raise InvalidToken()
         user, until_ms = found
@@ -131,10 +117,8 @@ class Accounts(UseCases):
         if (known := self._recall(key)) is not None:
             return known
         presented = hash_secret(token)
-        try:
-            user = await self.store.user_by_token(presented)
-        except StorageUnavailable as error:
-            raise DatabaseUnavailable() from error
+        with storage_failures(StorageUnavailable):
+            user = await self._store.user_by_token(presented)
         if user is None:
             return await self._previous_token(key, None, presented)
         return self._remember(key, principal_of(user))
@@ -144,12 +128,13 @@ class Accounts(UseCases):
             # A router's token routes calls and nothing else; a session adds nothing to it.
             raise PermissionDenied("routers route calls only and do not make ssids")
         ssid = secrets.token_urlsafe(32)
-        expires_ms = self.now_ms() + self.settings.ssid_ttl_minutes * 60_000
-        try:
-            await self.store.add_session(hash_secret(ssid), principal.user_id, expires_ms)
-        except StorageUnavailable as error:
-            raise DatabaseUnavailable() from error
+        expires_ms = self._context.now_ms() + self._context.settings.ssid_ttl_minutes * 60_000
+        with storage_failures(StorageUnavailable):
+            await self._store.add_session(hash_secret(ssid), principal.user_id, expires_ms)
         return ssid, expires_ms
+
+    async def user(self, user_id: str) -> User | None:
+        return await self._store.user(user_id)
 
     async def add_user(
         self,
@@ -170,7 +155,7 @@ class Accounts(UseCases):
             permissions = CLIENT_DEFAULT if role == "client" else frozenset()
         token = secrets.token_urlsafe(32)
         user = User(user_id, account_id or user_id, role, hash_secret(token), permissions)
-        await self.store.add_user(user, self.now_ms())
+        await self._store.add_user(user, self._context.now_ms())
         return token
 
     async def change_permissions(
@@ -183,13 +168,13 @@ class Accounts(UseCases):
 
         Other processes see the change once their 5 s memory of the token runs out.
         """
-        user = await self.store.user(user_id)
+        user = await self._store.user(user_id)
         if user is None:
             return None
         if user.role != "client" and grant:
             raise InvalidParameters("router users route calls only and hold no permissions")
         permissions = (user.permissions | grant) - revoke
-        await self.store.set_permissions(user_id, permissions)
+        await self._store.set_permissions(user_id, permissions)
         self._verified.clear()
         return permissions
 
@@ -202,8 +187,8 @@ class Accounts(UseCases):
         if grace_minutes < 0:
             raise InvalidParameters("the grace period cannot be negative")
         token = secrets.token_urlsafe(32)
-        until_ms = self.now_ms() + grace_minutes * 60_000 if grace_minutes else None
-        if not await self.store.rotate_token(user_id, hash_secret(token), until_ms):
+        until_ms = self._context.now_ms() + grace_minutes * 60_000 if grace_minutes else None
+        if not await self._store.rotate_token(user_id, hash_secret(token), until_ms):
             return None
         self._verified.clear()
         return token
@@ -213,17 +198,17 @@ class Accounts(UseCases):
     async def ssids(self, user_id: str) -> list[Session]:
         """The user's ssids (as stored: hashed), soonest to expire first; expired ones until
         the sweeper drops them."""
-        return await self.store.sessions_of(user_id)
+        return await self._store.sessions_of(user_id)
 
     async def revoke_ssid(self, ssid: str) -> bool:
         """End one ssid now. ssids are looked up on every request, so it stops at once."""
-        revoked = await self.store.revoke_session(hash_secret(ssid.strip())) > 0
+        revoked = await self._store.revoke_session(hash_secret(ssid.strip())) > 0
         self._verified.clear()
         return revoked
 
     async def revoke_ssids(self, user_id: str) -> int:
         """End every ssid of the user now; how many there were."""
-        revoked = await self.store.revoke_sessions_of(user_id)
+        revoked = await self._store.revoke_sessions_of(user_id)
         self._verified.clear()
         return revoked
 

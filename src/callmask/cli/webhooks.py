@@ -1,54 +1,26 @@
-"""Operator commands for webhooks and retention (`callmask webhook ...`, `callmask purge`)."""
+"""`callmask webhook ...`: an account's callback and its delivery log."""
 
 from __future__ import annotations
 
 import argparse
 import json
 
-from callmask import retention
+from callmask.cli.errors import CliError
 from callmask.domain.reports import iso
 from callmask.domain.webhooks import delivery_view
-from callmask.service import MaskingService
-from callmask.webhooks import Webhooks
+from callmask.service import Services
 
 
-class CliError(Exception):
-    """Ends the command with a one-line message and exit status 1."""
-
-
-async def _purge(service: MaskingService, args: argparse.Namespace) -> str:
-    days = service.settings.retention_days if args.days is None else args.days
-    if days <= 0:
-        return "retention is off (CALLMASK_RETENTION_DAYS=0): nothing purged"
-    closed = await service.sweep()
-    cutoff = retention.cutoff_ms(service.now_ms(), days)
-    purged = await retention.purge(service.store, cutoff)
-    counts = {
-        "maskings": purged.maskings,
-        "calls": purged.calls,
-        "notices": purged.notices,
-        "deliveries": purged.deliveries,
-    }
-    if args.json:
-        return json.dumps({"before": iso(cutoff), "swept": closed, **counts})
-    listed = ", ".join(f"{number} {name}" for name, number in counts.items())
-    return f"purged what ended before {iso(cutoff)}: {listed}"
-
-
-async def _account_of(service: MaskingService, user_id: str) -> str:
-    user = await service.store.user(user_id)
+async def _account_of(services: Services, user_id: str) -> str:
+    user = await services.accounts.user(user_id)
     if user is None:
         raise CliError(f"no user {user_id!r}")
     return user.account_id
 
 
-def _webhooks(service: MaskingService) -> Webhooks:
-    return Webhooks(service.store, service.settings)
-
-
-async def _webhook_set(service: MaskingService, args: argparse.Namespace) -> str:
-    account = await _account_of(service, args.user)
-    secret = await _webhooks(service).set_webhook(account, args.url)
+async def _webhook_set(services: Services, args: argparse.Namespace) -> str:
+    account = await _account_of(services, args.user)
+    secret = await services.webhooks.set_webhook(account, args.url)
     if args.json:
         return json.dumps({"account": account, "url": args.url, "secret": secret})
     return (
@@ -57,9 +29,9 @@ async def _webhook_set(service: MaskingService, args: argparse.Namespace) -> str
     )
 
 
-async def _webhook_show(service: MaskingService, args: argparse.Namespace) -> str:
-    account = await _account_of(service, args.user)
-    hooks = _webhooks(service)
+async def _webhook_show(services: Services, args: argparse.Namespace) -> str:
+    account = await _account_of(services, args.user)
+    hooks = services.webhooks
     hook = await hooks.webhook(account)
     counts = await hooks.counts(account)
     if args.json:
@@ -73,16 +45,16 @@ async def _webhook_show(service: MaskingService, args: argparse.Namespace) -> st
     )
 
 
-async def _webhook_remove(service: MaskingService, args: argparse.Namespace) -> str:
-    account = await _account_of(service, args.user)
-    if not await _webhooks(service).remove_webhook(account):
+async def _webhook_remove(services: Services, args: argparse.Namespace) -> str:
+    account = await _account_of(services, args.user)
+    if not await services.webhooks.remove_webhook(account):
         raise CliError(f"{account} has no webhook")
     return f"webhook of {account} removed; its pending notices will not be sent"
 
 
-async def _webhook_log(service: MaskingService, args: argparse.Namespace) -> str:
-    account = await _account_of(service, args.user)
-    found = await _webhooks(service).log(account, args.limit)
+async def _webhook_log(services: Services, args: argparse.Namespace) -> str:
+    account = await _account_of(services, args.user)
+    found = await services.webhooks.log(account, args.limit)
     if args.json:
         return json.dumps([delivery_view(delivery) for delivery in found])
     lines = [
@@ -94,12 +66,6 @@ async def _webhook_log(service: MaskingService, args: argparse.Namespace) -> str
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add purge and webhook to the callmask command's subcommands."""
-    purge = commands.add_parser("purge", help="delete what ended past the retention period")
-    purge.add_argument("--days", type=int, help="instead of CALLMASK_RETENTION_DAYS")
-    purge.add_argument("--json", action="store_true")
-    purge.set_defaults(work=_purge)
-
     webhook = commands.add_parser("webhook", help="an account's callback").add_subparsers(
         dest="action", required=True
     )

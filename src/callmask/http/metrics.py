@@ -25,7 +25,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from callmask.storage.base import AccountPressure
+from callmask.domain.pool import AccountPressure
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # The route answers in well under a millisecond when all is well; reports can take seconds.
@@ -103,8 +103,7 @@ class RequestMetrics:
 class PoolCollector(Collector):
     """Pool gauges from the last database read (the scrape refreshes it first, if stale)."""
 
-    def __init__(self, read: Callable[[], Awaitable[list[AccountPressure]]], ttl_s: float) -> None:
-        self._read = read
+    def __init__(self, ttl_s: float) -> None:
         self._ttl_s = ttl_s
         self._lock = asyncio.Lock()
         self._read_at: float | None = None
@@ -112,8 +111,8 @@ class PoolCollector(Collector):
         self._up = 0.0
         self._seconds = 0.0
 
-    async def refresh(self) -> None:
-        """Read the database unless the last read is younger than the TTL.
+    async def refresh(self, read: Callable[[], Awaitable[list[AccountPressure]]]) -> None:
+        """Read the database (read) unless the last read is younger than the TTL.
 
         One read at a time: scrapes arriving during a read wait for it and use its result,
         so no number of scrapers can make more than one query per TTL.
@@ -123,7 +122,7 @@ class PoolCollector(Collector):
                 return
             started = time.perf_counter()
             try:
-                self._pressure = await self._read()
+                self._pressure = await read()
                 self._up = 1.0
             except Exception:
                 # Keep the last figures rather than none; callmask_pool_read_up says they are old.
@@ -173,16 +172,17 @@ class PoolCollector(Collector):
 class Metrics:
     """The registry of one app: request metrics, process metrics and the pool gauges."""
 
-    def __init__(self, read: Callable[[], Awaitable[list[AccountPressure]]], ttl_s: float) -> None:
+    def __init__(self, ttl_s: float) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = RequestMetrics(self.registry)
-        self.pool = PoolCollector(read, ttl_s)
+        self.pool = PoolCollector(ttl_s)
         self.registry.register(self.pool)
         if not multiprocess():
             ProcessCollector(registry=self.registry)
 
-    async def exposition(self) -> bytes:
-        await self.pool.refresh()
+    async def exposition(self, read: Callable[[], Awaitable[list[AccountPressure]]]) -> bytes:
+        """The text a scrape gets; read gives the pool figures when they are stale."""
+        await self.pool.refresh(read)
         if not multiprocess():
             return generate_latest(self.registry)
         # Every worker's counters from the shared directory, plus the database's gauges.

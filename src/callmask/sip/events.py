@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 
 from callmask.domain.calls import parse_call_event
 from callmask.domain.errors import DatabaseUnavailable, MaskingError
-from callmask.service import MaskingService
+from callmask.service.routing import Routing
 
 log = logging.getLogger("callmask.events")
 
@@ -49,13 +49,11 @@ class _Backoff:
 
 
 class CallEventConsumer:
-    def __init__(
-        self, service: MaskingService, redis_url: str, queue: str, block_s: float = 1.0
-    ) -> None:
+    def __init__(self, routing: Routing, redis_url: str, queue: str, block_s: float = 1.0) -> None:
         self.queue = queue
         self.processing = queue + ":processing"
         self.dead = queue + ":dead"
-        self._service = service
+        self._routing = routing
         self._block_s = block_s
         # from_url only parses (a bad URL fails at start-up); it connects on first use.
         self._redis = aioredis.Redis.from_url(
@@ -129,7 +127,7 @@ class CallEventConsumer:
         backoff = _Backoff()
         while True:
             try:
-                await self._service.record_call_event(event)
+                await self._routing.record_call_event(event)
                 break
             except DatabaseUnavailable:
                 if self._stopping.is_set():

@@ -11,15 +11,15 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from callmask.accounts import Principal, permit
 from callmask.domain import reports
 from callmask.domain.calls import CallRecord
-from callmask.domain.errors import DatabaseUnavailable, InvalidParameters
+from callmask.domain.errors import InvalidParameters
 from callmask.domain.masking import MaskingRecord
+from callmask.domain.paging import Cursor, cut, widened
 from callmask.domain.permissions import Permission
-from callmask.domain.reports import CallQuery, Cursor
-from callmask.storage.base import StorageUnavailable, WriteFailed
-from callmask.usecase import UseCases
+from callmask.domain.reports import CallQuery
+from callmask.service.accounts import Principal, permit
+from callmask.service.context import Context, storage_failures
 
 # The CSV export reads the whole window this many calls at a time.
 EXPORT_BATCH = 1000
@@ -39,26 +39,32 @@ class MaskingPage:
     now_ms: int
 
 
-class Reports(UseCases):
+def _call_position(call: CallRecord) -> Cursor | None:
+    return None if call.started_ms is None else Cursor(call.started_ms, call.call_id)
+
+
+def _masking_position(record: MaskingRecord) -> Cursor:
+    return Cursor(record.masking.created_ms, record.masking.masking_id)
+
+
+class Reports:
+    def __init__(self, context: Context) -> None:
+        self._context = context
+        self._store = context.store
+        self._region = context.settings.default_region
+        self.now_ms = context.now_ms
+
     def _call_query(self, principal: Principal, params: Mapping[str, Any]) -> CallQuery:
         permit(principal, Permission.LIST_CALL_LOG)
-        region = self.settings.default_region
-        return reports.call_query(params, principal.account_id, self.now_ms(), region)
+        return reports.call_query(params, principal.account_id, self.now_ms(), self._region)
 
     async def _calls(self, query: CallQuery) -> CallPage:
         """Up to the page's limit, and a cursor when there are more."""
-        wider = dataclasses.replace(query.page, limit=query.page.limit + 1)
-        try:
-            found = await self.store.calls_page(dataclasses.replace(query, page=wider))
-        except (StorageUnavailable, WriteFailed) as error:
-            raise DatabaseUnavailable() from error
-        calls = found[: query.page.limit]
-        more = len(found) > query.page.limit
-        last = calls[-1] if calls else None
-        cursor = None
-        if more and last is not None and last.started_ms is not None:
-            cursor = Cursor(last.started_ms, last.call_id).encode()
-        return CallPage(query, calls, cursor)
+        with storage_failures():
+            found = await self._store.calls_page(
+                dataclasses.replace(query, page=widened(query.page))
+            )
+        return CallPage(query, *cut(found, query.page, _call_position))
 
     async def masklist(self, principal: Principal, params: Mapping[str, Any]) -> CallPage:
         return await self._calls(self._call_query(principal, params))
@@ -93,10 +99,8 @@ class Reports(UseCases):
         """Masking/get: the account's maskings with that maskingId or eventId; 1000 if none."""
         permit(principal, Permission.LIST_MASKING)
         query = reports.masking_lookup(params, principal.account_id, self.now_ms())
-        try:
-            found = await self.store.maskings_page(query)
-        except (StorageUnavailable, WriteFailed) as error:
-            raise DatabaseUnavailable() from error
+        with storage_failures():
+            found = await self._store.maskings_page(query)
         if not found:
             raise InvalidParameters("no masking of this account has that maskingId or eventId")
         return found
@@ -104,16 +108,9 @@ class Reports(UseCases):
     async def list_maskings(self, principal: Principal, params: Mapping[str, Any]) -> MaskingPage:
         permit(principal, Permission.LIST_MASKING)
         now_ms = self.now_ms()
-        region = self.settings.default_region
-        query = reports.masking_query(params, principal.account_id, now_ms, region)
-        wider = dataclasses.replace(query.page, limit=query.page.limit + 1)
-        try:
-            found = await self.store.maskings_page(dataclasses.replace(query, page=wider))
-        except (StorageUnavailable, WriteFailed) as error:
-            raise DatabaseUnavailable() from error
-        maskings = found[: query.page.limit]
-        cursor = None
-        if len(found) > query.page.limit:
-            last = maskings[-1].masking
-            cursor = Cursor(last.created_ms, last.masking_id).encode()
-        return MaskingPage(maskings, cursor, now_ms)
+        query = reports.masking_query(params, principal.account_id, now_ms, self._region)
+        with storage_failures():
+            found = await self._store.maskings_page(
+                dataclasses.replace(query, page=widened(query.page))
+            )
+        return MaskingPage(*cut(found, query.page, _masking_position), now_ms)

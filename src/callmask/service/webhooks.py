@@ -3,28 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
-import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from callmask.accounts import Principal, permit
-from callmask.config import Settings
 from callmask.domain import webhooks
-from callmask.domain.errors import DatabaseUnavailable, InvalidParameters
+from callmask.domain.errors import InvalidParameters
+from callmask.domain.paging import Cursor, Page, cut, widened
 from callmask.domain.permissions import Permission
-from callmask.domain.reports import Cursor, Page
-from callmask.domain.webhooks import Delivery, DeliveryQuery
-from callmask.storage.base import (
-    Attempt,
-    Claimed,
-    StorageUnavailable,
-    Store,
-    Webhook,
-    WriteFailed,
-)
-from callmask.usecase import UseCases
+from callmask.domain.webhooks import Attempt, Claimed, Delivery, DeliveryQuery, Webhook
+from callmask.service.accounts import Principal, permit
+from callmask.service.context import Context, storage_failures
 
 _MAX_URL = 2000
 T = TypeVar("T")
@@ -44,10 +34,8 @@ def _checked_url(url: str) -> str:
 
 
 async def _guarded(work: Awaitable[T]) -> T:
-    try:
+    with storage_failures():
         return await work
-    except (StorageUnavailable, WriteFailed) as error:
-        raise DatabaseUnavailable() from error
 
 
 def _receiver_down(http_status: int | None) -> bool:
@@ -55,11 +43,12 @@ def _receiver_down(http_status: int | None) -> bool:
     return http_status is None or http_status >= 500 or http_status == 429
 
 
-class Webhooks(UseCases):
-    def __init__(
-        self, store: Store, settings: Settings, clock: Callable[[], float] = time.time
-    ) -> None:
-        super().__init__(store, settings, clock)
+class Webhooks:
+    def __init__(self, context: Context) -> None:
+        self._context = context
+        self._store = context.store
+        self.settings = settings = context.settings
+        self.now_ms = context.now_ms
         self.timeout_s = settings.webhook_timeout_seconds
         # A lease outlives the attempt (bounded by timeout_s) with room to record it.
         self.lease_ms = int((2 * settings.webhook_timeout_seconds + 1) * 1000)
@@ -70,41 +59,36 @@ class Webhooks(UseCases):
         """Point the account's notices at url with a new secret, which is returned (once)."""
         secret = webhooks.new_secret()
         hook = Webhook(account_id, _checked_url(url), secret, self.now_ms())
-        await _guarded(self.store.set_webhook(hook))
+        await _guarded(self._store.set_webhook(hook))
         return secret
 
     async def webhook(self, account_id: str) -> Webhook | None:
-        return await _guarded(self.store.webhook(account_id))
+        return await _guarded(self._store.webhook(account_id))
 
     async def remove_webhook(self, account_id: str) -> bool:
-        return await _guarded(self.store.remove_webhook(account_id))
+        return await _guarded(self._store.remove_webhook(account_id))
 
     async def counts(self, account_id: str) -> dict[str, int]:
-        return await _guarded(self.store.outbox_counts(account_id))
+        return await _guarded(self._store.outbox_counts(account_id))
 
     async def log(self, account_id: str, limit: int) -> list[Delivery]:
-        return await _guarded(self.store.deliveries(DeliveryQuery(account_id, Page(limit))))
+        return await _guarded(self._store.deliveries(DeliveryQuery(account_id, Page(limit))))
 
     # -- the delivery log (the API) ---------------------------------------------------------
 
     async def deliveries(self, principal: Principal, params: Mapping[str, Any]) -> DeliveryPage:
         permit(principal, Permission.LIST_WEBHOOK_LOG)
         query = webhooks.delivery_query(params, principal.account_id)
-        wider = dataclasses.replace(
-            query, page=dataclasses.replace(query.page, limit=query.page.limit + 1)
+        wider = dataclasses.replace(query, page=widened(query.page))
+        found = await _guarded(self._store.deliveries(wider))
+        return DeliveryPage(
+            *cut(found, query.page, lambda last: Cursor(last.attempted_ms, str(last.delivery_id)))
         )
-        found = await _guarded(self.store.deliveries(wider))
-        shown = found[: query.page.limit]
-        cursor = None
-        if len(found) > query.page.limit:
-            last = shown[-1]
-            cursor = Cursor(last.attempted_ms, str(last.delivery_id)).encode()
-        return DeliveryPage(shown, cursor)
 
     # -- delivery (the deliverer) -----------------------------------------------------------
 
     async def claim(self, limit: int) -> list[Claimed]:
-        return await _guarded(self.store.claim_notices(self.now_ms(), self.lease_ms, limit))
+        return await _guarded(self._store.claim_notices(self.now_ms(), self.lease_ms, limit))
 
     async def finish(
         self, claimed: Claimed, http_status: int | None, error: str | None, duration_ms: int
@@ -130,5 +114,5 @@ class Webhooks(UseCases):
             now_ms + delay_ms,
             now_ms + delay_ms if not delivered and _receiver_down(http_status) else None,
         )
-        await _guarded(self.store.finish_attempt(attempt))
+        await _guarded(self._store.finish_attempt(attempt))
         return attempt

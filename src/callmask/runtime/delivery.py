@@ -19,9 +19,8 @@ import httpx
 
 from callmask import __version__
 from callmask.domain.errors import DatabaseUnavailable
-from callmask.domain.webhooks import signature
-from callmask.storage.base import Claimed
-from callmask.webhooks import Webhooks
+from callmask.domain.webhooks import Claimed, signature
+from callmask.service.webhooks import Webhooks
 
 log = logging.getLogger("callmask.webhooks")
 

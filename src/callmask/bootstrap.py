@@ -1,0 +1,178 @@
+"""The composition root: the one place that knows every part.
+
+It opens the store, builds the use cases and the background workers, and hands them to the
+entry points: the HTTP app (`serve`), the CLI and the tests. Adapters never build these
+themselves, and never import one another; tests/test_layers.py checks the import graph.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from starlette.applications import Starlette
+
+from callmask import logs
+from callmask.config import Settings
+from callmask.runtime.delivery import Deliverer
+from callmask.runtime.sweeper import Sweeper
+from callmask.service import Services
+from callmask.service.context import Context
+from callmask.sip import kamailio
+from callmask.sip.events import CallEventConsumer
+from callmask.storage import open_store
+from callmask.storage.base import StorageError, Store
+
+log = logging.getLogger("callmask.http")
+
+StoreFactory = Callable[[Settings], Store]
+
+
+class StoreFailed(Exception):
+    """The database failed under a command (the CLI says so in one line)."""
+
+
+def build_services(
+    store: Store, settings: Settings, clock: Callable[[], float] = time.time
+) -> Services:
+    """The use cases over an open store (the tests build them so, on a store of their own)."""
+    return Services.of(Context(store, settings, clock))
+
+
+@asynccontextmanager
+async def session(
+    settings: Settings,
+    clock: Callable[[], float] = time.time,
+    store_factory: StoreFactory = open_store,
+) -> AsyncIterator[Services]:
+    """The use cases over a freshly opened and migrated store, closed at the end (the CLI)."""
+    try:
+        store = store_factory(settings)
+    except StorageError as error:
+        raise StoreFailed(str(error)) from error
+    try:
+        await store.migrate()
+        yield build_services(store, settings, clock)
+    except StorageError as error:
+        raise StoreFailed(str(error)) from error
+    finally:
+        await store.close()
+
+
+@asynccontextmanager
+async def running(
+    settings: Settings,
+    clock: Callable[[], float] = time.time,
+    store_factory: StoreFactory = open_store,
+) -> AsyncIterator[Services]:
+    """A serving process: the store, the use cases, and the workers that run beside the API
+    (the call-event consumer, the webhook deliverer, the sweeper) until the end."""
+    store = store_factory(settings)
+    applied = await store.migrate()
+    if applied:
+        log.info("applied migrations %s", applied)
+    services = build_services(store, settings, clock)
+    consumer = None
+    if settings.events_redis_url:
+        consumer = CallEventConsumer(
+            services.routing, settings.events_redis_url, settings.events_queue
+        )
+        consumer.start()
+    deliverer = Deliverer(services.webhooks, settings.webhook_poll_seconds)
+    services.context.outbox.on_notice = deliverer.wake
+    deliverer.start()
+    sweeper = Sweeper(services.maskings, services.retention, settings)
+    sweeper.start()
+    try:
+        yield services
+    finally:
+        if consumer is not None:
+            await consumer.stop()
+        await sweeper.stop()
+        await deliverer.stop()
+        await store.close()
+
+
+def create_app(
+    settings: Settings,
+    clock: Callable[[], float] = time.time,
+    store_factory: StoreFactory = open_store,
+) -> Starlette:
+    """The ASGI app over a serving process; the store is opened at start-up, closed at
+    shutdown."""
+    # Imported here, not at the top: `serve --workers N` must set PROMETHEUS_MULTIPROC_DIR
+    # before prometheus_client is first imported, and the CLI imports this module.
+    from callmask.http import app as http_app
+
+    # Limits run on a monotonic clock, unless a test drives the clock.
+    limits_clock = time.monotonic if clock is time.time else clock
+    return http_app.create_app(
+        settings, lambda: running(settings, clock, store_factory), limits_clock
+    )
+
+
+def app_from_env() -> Starlette:
+    """The app configured from CALLMASK_* variables: what each `serve --workers N` process runs."""
+    settings = Settings.from_env()
+    logs.configure(
+        settings.log_level,
+        settings.log_format or "json",
+        access_log=settings.access_log == "on",
+    )
+    return create_app(settings)
+
+
+# -- the SIP proxy's configuration, for `callmask sip` ---------------------------------------
+
+
+def kamailio_options(settings: Settings, user: str, token: str) -> kamailio.KamailioOptions:
+    mask_key = settings.sip_mask_key
+    if not mask_key:
+        mask_key = secrets.token_hex(16)
+        print(
+            "callmask: CALLMASK_SIP_MASK_KEY is not set; using a random one, so calls in"
+            " progress will not survive a restart of Kamailio with a new configuration",
+            file=sys.stderr,
+        )
+    trusted = tuple(ip.strip() for ip in settings.sip_trusted_pai.split(",") if ip.strip())
+    return kamailio.KamailioOptions(
+        router_user=user,
+        router_token=token,
+        listen=settings.sip_listen,
+        callmask_url=f"http://{settings.host}:{settings.port}",
+        gateway=settings.sip_gateway,
+        sip_domain=settings.sip_domain,
+        trusted_pai_sources=trusted,
+        mask_key=mask_key,
+        redis_url=settings.events_redis_url or "redis://127.0.0.1:6379",
+        events_queue=settings.events_queue,
+        children=settings.sip_children,
+    )
+
+
+def kamailio_config(settings: Settings, user: str, token: str, out: Path | None) -> str | None:
+    """The rendered configuration; written to out (mode 0600) instead when out is given.
+
+    KamailioError (a ValueError) when a value cannot go into a Kamailio script.
+    """
+    options = kamailio_options(settings, user, token)
+    text = kamailio.render(options)
+    if out is None:
+        return text
+    kamailio.write(options, out)
+    return None
+
+
+def kamailio_run(settings: Settings, user: str, token: str) -> tuple[Path, list[str]]:
+    """A checked configuration in a new folder, and the command that runs Kamailio on it."""
+    options = kamailio_options(settings, user, token)
+    folder = Path(tempfile.mkdtemp(prefix="callmask-kamailio-"))
+    config = kamailio.write(options, folder / "kamailio.cfg")
+    kamailio.check(config)
+    return config, kamailio.command(config)

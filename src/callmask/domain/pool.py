@@ -1,0 +1,24 @@
+"""The pool of virtual numbers an account masks with, and how close it runs to full."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from callmask.domain.numbers import E164
+
+
+@dataclass(frozen=True, slots=True)
+class PoolNumber:
+    number: E164
+    account_id: str
+    active_maskings: int
+
+
+@dataclass(frozen=True, slots=True)
+class AccountPressure:
+    """An account's pool against its busiest party: busiest == pool means the next is 1505."""
+
+    account_id: str
+    pool_numbers: int
+    active_maskings: int
+    busiest_party_maskings: int

@@ -1,0 +1,56 @@
+"""Masking/route: where the SIP proxy sends a call to a pool number.
+
+The GET form, asked once per call, is answered by the fast path (fastroute.py) with this
+same payload; the POST form comes through the router like every other endpoint.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from callmask.http import api, envelope
+from callmask.http.api import Api
+from callmask.http.body import parameters
+from callmask.http.guard import client_address
+
+
+async def route_payload(
+    app: Api, params: dict[str, Any], authorization: str, address: str
+) -> dict[str, Any]:
+    """Where the call from caller to mask goes, as the envelope's fields."""
+    if authorization[:7].lower() == "bearer " and not params.get("ssid"):
+        principal = await app.guard.authenticate_bearer(address, authorization[7:].strip())
+    else:
+        principal = await app.guard.authenticate(address, params)
+    decision = await app.services.routing.route_call(
+        principal, params.get("caller"), params.get("mask")
+    )
+    if decision.action == "connect" and decision.masking is not None:
+        return envelope.success_payload(
+            "connect",
+            action="connect",
+            caller=decision.caller,
+            to=decision.to,
+            callerId=decision.masking.mask,
+            maskingId=decision.masking.masking_id,
+            eventId=decision.masking.event_id,
+        )
+    return envelope.success_payload(
+        decision.reason,
+        action="reject",
+        sipCode=decision.sip_code,
+        reason=decision.reason,
+        maskingId=decision.masking.masking_id if decision.masking else None,
+    )
+
+
+async def route(request: Request) -> Response:
+    app = api.of(request)
+    params = await parameters(request, app.body_limit)
+    payload = await route_payload(
+        app, params, request.headers.get("authorization", ""), client_address(request)
+    )
+    return envelope.render(payload)

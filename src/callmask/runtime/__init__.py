@@ -1,0 +1,1 @@
+"""Background workers of a serving process: webhook delivery, the sweeper and the purge."""

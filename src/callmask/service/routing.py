@@ -1,0 +1,74 @@
+"""Use cases of calls: where a call to a pool number goes (the hot path of every call), and
+recording what the SIP proxy reports of each call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from callmask.domain import webhooks
+from callmask.domain.calls import CallEvent
+from callmask.domain.errors import InvalidParameters, PermissionDenied
+from callmask.domain.masking import Masking
+from callmask.domain.numbers import E164, normalise
+from callmask.service.accounts import Principal
+from callmask.service.context import Context, storage_failures
+from callmask.storage.base import StorageUnavailable
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    action: Literal["connect", "reject"]
+    masking: Masking | None = None
+    caller: E164 | None = None
+    to: E164 | None = None
+    sip_code: int = 200
+    reason: str = ""
+
+
+class Routing:
+    def __init__(self, context: Context) -> None:
+        self._context = context
+        self._store = context.store
+        self._outbox = context.outbox
+        self._region = context.settings.default_region
+
+    async def route_call(self, principal: Principal, caller: object, mask: object) -> Route:
+        """Where a call from caller to the pool number mask must go."""
+        if principal.role != "router":
+            raise PermissionDenied("this endpoint needs the router role")
+        did = normalise(mask, "mask", self._region)
+        try:
+            who = normalise(caller, "caller", self._region)
+        except InvalidParameters:
+            # Withheld or malformed caller ID on a live trunk: nobody to connect it to.
+            return Route("reject", sip_code=403, reason="caller has no masking on this number")
+        now_ms = self._context.now_ms()
+        with storage_failures(StorageUnavailable):
+            masking = await self._store.route(did, who, now_ms)
+            if masking is not None:
+                other = masking.other_party(who)
+                return Route("connect", masking=masking, caller=who, to=other)
+            if await self._store.pool_owner(did) is None:
+                return Route("reject", sip_code=404, reason="unknown number")
+            last = await self._store.last_masking(did, who)
+        if last is not None:
+            return Route("reject", masking=last, sip_code=403, reason="masking expired")
+        return Route("reject", sip_code=403, reason="caller has no masking on this number")
+
+    async def record_call_event(self, event: CallEvent) -> None:
+        """Store one event the SIP proxy reported; storing it again changes nothing.
+
+        The event is well-formed, so a refusal is the database's state, not the event's: it
+        answers 1010 and the caller keeps the event and tries again rather than dropping it.
+        """
+        now_ms = self._context.now_ms()
+        with storage_failures():
+            async with self._store.transaction() as tx:
+                change = await tx.record_call_event(event, now_ms)
+                announced = change is not None and (
+                    change.announced
+                    and await self._outbox.write(tx, webhooks.call_notices(change.record, now_ms))
+                )
+        if announced:
+            self._outbox.on_notice()
