@@ -4,7 +4,7 @@ A pool number may carry many maskings at once, as long as no two of them share a
 a call to it is routed by who is calling. The fewest numbers any allocator can manage with
 is the most concurrent maskings one party holds (delta). First fit - the lowest number free
 for both parties - reached delta on realistic marketplace, call-centre and ride-hailing
-traces (../shared/FACTS.md). Reusing the pair's previous number when free keeps one number
+traces (docs/decisions.md). Reusing the pair's previous number when free keeps one number
 per contact for the people involved and cost nothing on those traces. Passing over numbers
 either party let go of in the last hour, while another is free, keeps a callback on a number
 just used from reaching someone new, and cost nothing on those traces either.
