@@ -18,7 +18,7 @@ from pathlib import Path
 _FRAME = re.compile(r"^(?P<name>.*) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 OWN = "callmask/"
 # Every stack of the server starts in `callmask serve`; those frames say nothing about cost.
-_ENTRY = "callmask/cli.py"
+_ENTRY = "callmask/cli/__main__.py"
 
 
 def ensure_py_spy() -> str:

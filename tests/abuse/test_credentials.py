@@ -9,13 +9,11 @@ import pytest
 
 from callmask.bootstrap import build_services
 from callmask.cli import main
-from callmask.config import Settings
-from callmask.domain.errors import Code, InvalidToken
-from callmask.service.accounts import Credentials, Principal, fingerprint, hash_secret
-from callmask.storage.base import Store
+from callmask.domain.errors import Code
+from callmask.service.accounts import hash_secret
 from callmask.storage.sqlite import SqliteStore
 from tests.abuse.test_rate_limits import listing
-from tests.conftest import EPOCH, Clock, Live
+from tests.conftest import EPOCH, Live
 from tests.http.conftest import DID0, ROUTE, A, B, new_ssid
 
 
@@ -161,84 +159,3 @@ def test_user_rotate_cli_default_grace_and_zero(
         assert listing(live, token=token).json()["code"] == Code.INVALID_TOKEN
     status, out = cli(live, capsys, "user", "rotate", "acme", "--grace-minutes", "-1")
     assert status == 1
-
-
-# -- the same through the service, on both backends --------------------------------------------
-
-
-def settings_for(store: Store) -> Settings:
-    return Settings(ssid_ttl_minutes=60)  # the store is given; the URL is not used
-
-
-@pytest.mark.anyio
-async def test_rotation_grace_on_both_backends(store: Store) -> None:
-    clock = Clock()
-    service = build_services(store, settings_for(store), clock)
-    first = await service.accounts.add_user("acme", "client")
-    second = await service.accounts.rotate_token("acme", grace_minutes=30)
-    assert second is not None
-    for token in (first, second):
-        assert (await service.accounts.authenticate(Credentials("acme", token))).user_id == "acme"
-        assert (await service.accounts.authenticate_bearer(token)).user_id == "acme"
-    assert await store.previous_token_until("acme") == int((clock.now + 30 * 60) * 1000)
-    # A second rotation keeps only the token it replaced.
-    third = await service.accounts.rotate_token("acme", grace_minutes=30)
-    assert third is not None
-    with pytest.raises(InvalidToken):
-        await service.accounts.authenticate(Credentials("acme", first))
-    clock.advance(30 * 60)
-    with pytest.raises(InvalidToken):
-        await service.accounts.authenticate(Credentials("acme", second))
-    with pytest.raises(InvalidToken):
-        await service.accounts.authenticate_bearer(second)
-    # A previous token is the user's only: another userId with it is refused.
-    await service.accounts.add_user("beta", "client")
-    fourth = await service.accounts.rotate_token("acme", grace_minutes=30)
-    assert fourth is not None
-    with pytest.raises(InvalidToken):
-        await service.accounts.authenticate(Credentials("beta", third))
-    assert await service.accounts.rotate_token("ghost") is None
-
-
-@pytest.mark.anyio
-async def test_rotation_without_grace_stops_the_old_token_at_once(store: Store) -> None:
-    service = build_services(store, settings_for(store), Clock())
-    old = await service.accounts.add_user("acme", "client")
-    await service.accounts.authenticate(Credentials("acme", old))  # now remembered for 5 s
-    new = await service.accounts.rotate_token("acme")
-    assert new is not None
-    with pytest.raises(InvalidToken):
-        await service.accounts.authenticate(Credentials("acme", old))
-    assert await store.previous_token_until("acme") is None
-
-
-@pytest.mark.anyio
-async def test_ssid_revocation_and_listing_on_both_backends(store: Store) -> None:
-    clock = Clock()
-    service = build_services(store, settings_for(store), clock)
-    await service.accounts.add_user("acme", "client")
-    await service.accounts.add_user("beta", "client")
-    who = Principal("acme", "acme", "client")
-    first, _ = await service.accounts.create_ssid(who)
-    clock.advance(10)
-    second, second_expiry = await service.accounts.create_ssid(who)
-    theirs, _ = await service.accounts.create_ssid(Principal("beta", "beta", "client"))
-    listed = await service.accounts.ssids("acme")
-    assert [fingerprint(s) for s in listed] == [hash_secret(first)[:12], hash_secret(second)[:12]]
-    assert listed[1].expires_ms == second_expiry
-    assert await service.accounts.revoke_ssid(first)
-    assert not await service.accounts.revoke_ssid(first)
-    with pytest.raises(InvalidToken):
-        await service.accounts.authenticate(Credentials(ssid=first))
-    assert (await service.accounts.authenticate(Credentials(ssid=second))).user_id == "acme"
-    assert await service.accounts.revoke_ssids("acme") == 1
-    with pytest.raises(InvalidToken):
-        await service.accounts.authenticate(Credentials(ssid=second))
-    assert (await service.accounts.authenticate(Credentials(ssid=theirs))).user_id == "beta"
-    assert await service.accounts.ssids("acme") == []
-    clock.advance(3600)  # listed until the sweeper drops it, and refused meanwhile
-    assert [s.user_id for s in await service.accounts.ssids("beta")] == ["beta"]
-    with pytest.raises(InvalidToken):
-        await service.accounts.authenticate(Credentials(ssid=theirs))
-    await service.maskings.sweep()
-    assert await service.accounts.ssids("beta") == []

@@ -77,7 +77,9 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 async def consuming(
     store: Store, queue: str, url: str = REDIS_URL
 ) -> AsyncIterator[CallEventConsumer]:
-    consumer = CallEventConsumer(build_services(store, Settings()), url, queue, block_s=BLOCK_S)
+    consumer = CallEventConsumer(
+        build_services(store, Settings()).routing, url, queue, block_s=BLOCK_S
+    )
     consumer.start()
     try:
         yield consumer
@@ -213,7 +215,9 @@ async def test_two_consumers_on_one_queue_store_every_event(
 
 
 async def test_stop_is_prompt_while_waiting_on_an_empty_queue(store: Store, queue: str) -> None:
-    consumer = CallEventConsumer(build_services(store, Settings()), REDIS_URL, queue, block_s=1.0)
+    consumer = CallEventConsumer(
+        build_services(store, Settings()).routing, REDIS_URL, queue, block_s=1.0
+    )
     consumer.start()
     await asyncio.sleep(0.3)
     began = time.monotonic()

@@ -59,7 +59,3 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
         print(f"callmask: {getattr(error, 'detail', None) or error}", file=sys.stderr)
         return 1
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

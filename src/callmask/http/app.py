@@ -35,10 +35,13 @@ log = logging.getLogger("callmask.http")
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 PREFIX = "/api/v2"
+# Answered by middleware before the router: (method, path), for the route table's readers.
+FAST_PATHS = frozenset({("GET", PREFIX + "/Masking/route")})
 ENDPOINTS: tuple[tuple[str, Endpoint, list[str]], ...] = (
     ("/Masking/set", maskings.set_masking, ["POST"]),
     ("/Masking/unset", maskings.unset_masking, ["POST"]),
-    ("/Masking/route", routing.route, ["GET", "POST"]),
+    # Its GET form never reaches the router: the fast path answers it (fastroute.py).
+    ("/Masking/route", routing.route, ["POST"]),
     ("/Masking/get", maskings.get_maskings, ["POST"]),
     ("/Masking/list", maskings.list_maskings, ["POST"]),
     ("/callreport/masklist", reports.masklist, ["POST"]),
@@ -88,9 +91,9 @@ def routes(settings: Settings, metrics: Metrics) -> list[Route]:
             table.append(Route(variant, _preflight, methods=["OPTIONS"]))
     table.append(Route("/healthz", health.healthz, methods=["GET"]))
     table.append(Route(openapi.PATH, openapi.serve, methods=["GET"]))
-    table.append(Route("/metrics", health.Scrape(metrics), methods=["GET"]))
+    table.append(Route("/metrics", health.Scrape(metrics).answer, methods=["GET"]))
     table.append(
-        Route("/readyz", health.Readiness(settings.ready_timeout_seconds), methods=["GET"])
+        Route("/readyz", health.Readiness(settings.ready_timeout_seconds).answer, methods=["GET"])
     )
     return table
 

@@ -34,7 +34,7 @@ class Readiness:
     def __init__(self, timeout_s: float) -> None:
         self.timeout_s = timeout_s
 
-    async def __call__(self, request: Request) -> Response:
+    async def answer(self, request: Request) -> Response:
         services = _services(request)
         if services is None:
             return _json({"status": "starting", "checks": {"database": "not opened yet"}}, 503)
@@ -51,7 +51,7 @@ class Scrape:
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
 
-    async def __call__(self, request: Request) -> Response:
+    async def answer(self, request: Request) -> Response:
         services = _services(request)
 
         async def read() -> list[Any]:
