@@ -17,7 +17,6 @@ import pytest
 from callmask.bootstrap import build_services
 from callmask.config import Settings
 from callmask.domain.numbers import E164
-from callmask.service.webhooks import Webhooks
 from tests.backends import BACKENDS, Database, fresh_database, open_test_store
 from tests.e2e.servers import Served, serve
 from tests.receiver import Receiver
@@ -39,7 +38,7 @@ async def _seed(database: Database, url: str) -> str:
         service = build_services(store, Settings())
         token = await service.accounts.add_user("acme", "client")
         await store.add_pool_numbers("acme", POOL, service.now_ms())
-        await Webhooks(store, Settings()).set_webhook("acme", url)
+        await service.webhooks.set_webhook("acme", url)
         return token
     finally:
         await store.close()

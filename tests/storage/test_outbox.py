@@ -178,7 +178,7 @@ async def test_a_claimed_notice_is_leased_until_its_lease_runs_out(world: World)
 
 async def test_concurrent_claimers_share_the_notices_without_overlap(world: World) -> None:
     await _notices(world, 120)
-    others = [Webhooks(world.store, SETTINGS, world.clock) for _ in range(4)]
+    others = [build_services(world.store, SETTINGS, world.clock).webhooks for _ in range(4)]
 
     async def drain(hooks: Webhooks) -> list[Claimed]:
         taken: list[Claimed] = []
