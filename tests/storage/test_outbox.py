@@ -116,7 +116,7 @@ async def test_a_lapsed_masking_is_announced_once_by_the_sweep_or_the_next_set(
     # The pair's next set closes its lapsed masking itself; the sweeper closes the other.
     await world.service.maskings.set_masking(principal(), A, B, expiry_duration=1)
     other = build_services(world.store, SETTINGS, world.clock)
-    closed = await asyncio.gather(world.service.maskings.sweep(), other.sweep())
+    closed = await asyncio.gather(world.service.maskings.sweep(), other.maskings.sweep())
     assert sorted(closed) == [0, 1]
     assert await world.service.maskings.sweep() == 0
     ended = [orjson.loads(b)["data"] for k, b in await world.notices() if k == "masking.ended"]
