@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
 from callmask.domain.accounts import User
 from callmask.domain.masking import Masking, pair_key
 from callmask.domain.numbers import E164
-from callmask.storage.base import ClaimTaken, PairTaken, Store, WriteFailed
+from callmask.storage.base import BeforeSet, ClaimTaken, PairTaken, Store, WriteFailed
 from callmask.storage.migrations import latest_version
+from tests.backends import Database
 
 pytestmark = pytest.mark.anyio
 
@@ -47,10 +46,28 @@ async def test_lapsed_claims_do_not_block_and_are_released(store: Store) -> None
         await tx.insert(_masking("m1", A, B, X, expires=NOW + 1000))
     async with store.transaction() as tx:
         assert await tx.first_free("acme", (A, C), NOW + 1000) == X
-        assert await tx.open_for_pair("acme", (B, A), NOW + 1000) is None
-        await tx.release_expired("acme", (B, A), NOW + 1000)
+        before = await tx.before_set("acme", pair_key(A, B), NOW + 1000)
+        # Closed now and handed back once; its number, no longer held, is the pair's to reuse.
+        assert before == BeforeSet([_masking("m1", A, B, X, NOW + 1000)], None, X, frozenset())
         await tx.insert(_masking("m2", A, C, X, expires=NOW + 5000))
     assert await store.route(X, A, NOW + 1000) == _masking("m2", A, C, X, NOW + 5000)
+    async with store.transaction() as tx:
+        again = await tx.before_set("acme", pair_key(A, B), NOW + 1000)
+    # A holds X again (with C), so it is no longer the pair's to reuse.
+    assert again == BeforeSet([], None, None, frozenset())
+
+
+async def test_before_set_sees_the_open_masking_and_the_parties_in_a_pool(store: Store) -> None:
+    await _pool(store, X)
+    await store.add_pool_numbers("other", [Y], NOW)
+    async with store.transaction() as tx:
+        await tx.insert(_masking("ab", A, B, X))
+    async with store.transaction() as tx:
+        before = await tx.before_set("acme", pair_key(A, B), NOW)
+        assert before == BeforeSet([], _masking("ab", A, B, X), None, frozenset())
+        # A pool number of any account counts; the pair with it has no history.
+        with_pooled = await tx.before_set("acme", pair_key(A, Y), NOW)
+        assert with_pooled == BeforeSet([], None, None, frozenset({Y}))
 
 
 async def test_database_refuses_a_second_live_claim_for_a_party_on_a_number(
@@ -99,7 +116,8 @@ async def test_change_expiry_to_now_ends_and_frees_the_claims(store: Store) -> N
     async with store.transaction() as tx:
         assert await tx.find_open("acme", (A,), None, NOW) == []
         assert await tx.first_free("acme", (A, B), NOW) == X
-        assert await tx.previous_mask("acme", pair_key(A, B)) == X
+        before = await tx.before_set("acme", pair_key(A, B), NOW)
+        assert before == BeforeSet([], None, X, frozenset())
 
 
 async def test_find_open_combines_selectors_with_and(store: Store) -> None:
@@ -175,11 +193,34 @@ async def test_a_failed_transaction_leaves_nothing_behind(store: Store, tmp_path
     assert await store.last_masking(X, A) is None
 
 
-def test_the_claim_key_is_in_the_schema(tmp_path: object) -> None:
-    from callmask.storage.migrations import migrations
+# The primary key's columns in key order, as each database's catalogue has them.
+_PRIMARY_KEY = {
+    "sqlite": "SELECT name FROM pragma_table_info('claims') WHERE pk > 0 ORDER BY pk",
+    "postgresql": (
+        "SELECT a.attname FROM pg_index i"
+        " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)"
+        " WHERE i.indrelid = 'claims'::regclass AND i.indisprimary"
+        " ORDER BY array_position(i.indkey::int2[], a.attnum)"
+    ),
+}
 
-    sql = "\n".join(m.sql for m in migrations("sqlite"))
-    conn = sqlite3.connect(":memory:")
-    conn.executescript(sql)
-    info = conn.execute("PRAGMA index_list('claims')").fetchall()
-    assert any(row[2] == 1 and row[3] == "pk" for row in info)
+
+async def test_the_claim_key_is_one_party_per_number_in_the_schema(
+    backend: tuple[Store, Database],
+) -> None:
+    # The invariant (a party holds a number in one live masking at a time) is this key.
+    _, database = backend
+    key = await database.rows(_PRIMARY_KEY[database.kind])
+    assert [row[0] for row in key] == ["mask", "party"]
+    if database.kind == "postgresql":
+        # The storage errors tell ClaimTaken and PairTaken apart by these names.
+        names = await database.rows(
+            "SELECT conname FROM pg_constraint WHERE conrelid = 'claims'::regclass"
+            " AND contype = 'p'"
+        )
+        assert names == [("claims_pkey",)]
+        indexes = await database.rows(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+            " AND indexname = 'maskings_open_pair'"
+        )
+        assert indexes == [("maskings_open_pair",)]

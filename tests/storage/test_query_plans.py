@@ -1,12 +1,15 @@
 """The hot statements use indexes on SQLite: no full scans, no sorting the pool.
 
 A pool walk that sorted would read the whole pool before LIMIT 1; a route or a rejected
-call that scanned would slow down with history. The planner's own words are the check.
+call that scanned would slow down with history. The planner's own words are the check, on
+the store's connection to a database its migrate made: no statistics, as in production.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -14,17 +17,21 @@ import pytest
 from callmask.domain.paging import Cursor, Page
 from callmask.domain.reports import CallQuery, MaskingQuery
 from callmask.storage import sql
-from callmask.storage.migrations import migrations
 from callmask.storage.reports import call_statement, masking_statement
+from callmask.storage.sqlite import SqliteStore
 
 
 @pytest.fixture(scope="module")
-def conn() -> sqlite3.Connection:
-    db = sqlite3.connect(":memory:")
-    for migration in migrations("sqlite"):
-        db.executescript(migration.sql)
-    db.execute("ANALYZE")
-    return db
+def conn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]:
+    """The store's own connection, on a database its migrate made: no statistics, as served."""
+    store = SqliteStore(str(tmp_path_factory.mktemp("plans") / "plans.db"))
+    try:
+        asyncio.run(store.migrate())
+        stats = "SELECT count(*) FROM sqlite_master WHERE name LIKE 'sqlite_stat%'"
+        assert store._conn.execute(stats).fetchone() == (0,)
+        yield store._conn
+    finally:
+        asyncio.run(store.close())
 
 
 def plan(conn: sqlite3.Connection, statement: str, args: tuple[object, ...]) -> str:
@@ -38,10 +45,12 @@ def plan(conn: sqlite3.Connection, statement: str, args: tuple[object, ...]) -> 
         ("route", sql.ROUTE, ("+91804", "+91987", 0)),
         ("first free", sql.FIRST_FREE, ("acme", "+91987", 0, "+91981", 0)),
         ("first fresh", *sql.first_free_args("acme", ("+91981", "+91987"), 0, -1)),
+        ("close lapsed pair", sql.CLOSE_LAPSED_PAIR, ("acme", "+91981", "+91987", 0)),
         ("drop lapsed claims", sql.DROP_LAPSED_CLAIMS, ("+91981", "+91987", 0)),
         ("is claimed", sql.IS_CLAIMED, ("+91804", "+91987", "+91981", 0)),
         ("open pair", sql.OPEN_FOR_PAIR, ("acme", "+91981", "+91987", 0)),
         ("previous mask", sql.PREVIOUS_MASK, ("acme", "+91981", "+91987")),
+        ("pooled parties", sql.POOLED, ("+91981", "+91987")),
         ("last masking", sql.LAST_MASKING, ("+91804", "+91987", "+91804", "+91987")),
         ("unset by party", sql.find_open(1, False), ("acme", 0, "+91987")),
         ("unset by mask", sql.find_open(0, True), ("acme", 0, "+91804")),
@@ -60,6 +69,8 @@ def test_hot_statement_uses_indexes(
         assert "maskings_mask_m2 (mask=? AND m2=?)" in text, text
     if name == "unset by mask":
         assert "SEARCH claims USING PRIMARY KEY (mask=?)" in text, text
+    if name in ("close lapsed pair", "open pair"):
+        assert "maskings_open_pair (account_id=? AND pair_lo=? AND pair_hi=?)" in text, text
     if name == "unset by pair":
         # The pair's own key: one row, however many maskings either party holds.
         assert "maskings_open_pair (account_id=? AND pair_lo=? AND pair_hi=?)" in text, text

@@ -56,24 +56,13 @@ class CallChange:
 
 
 class Transaction(Protocol):
-    async def release_expired(
-        self, account_id: str, pair: tuple[E164, E164], now_ms: int
-    ) -> list[Masking]:
-        """Close the pair's lapsed masking and drop both parties' lapsed claims; return it."""
-
-    async def open_for_pair(
-        self, account_id: str, pair: tuple[E164, E164], now_ms: int
-    ) -> Masking | None: ...
-
-    async def previous_mask(self, account_id: str, pair: tuple[E164, E164]) -> E164 | None:
-        """The pool number the pair's latest masking had, if it is still in the pool."""
-
-    async def is_free(self, mask: E164, pair: tuple[E164, E164], now_ms: int) -> bool: ...
-
     async def before_set(self, account_id: str, pair: tuple[E164, E164], now_ms: int) -> BeforeSet:
-        """What a set needs before it picks a number: release_expired, then open_for_pair, then
-        previous_mask if is_free (else None), and which parties are pool numbers — in one
-        round trip where the backend can."""
+        """What a set needs before it picks a number, in one round trip where the backend can.
+
+        The pair's lapsed masking is closed (and both parties' lapsed claims dropped) first;
+        then its open masking, the number its latest masking had if that is still in the pool
+        and neither party holds it, and which parties are pool numbers.
+        """
 
     async def first_free(
         self,
@@ -155,9 +144,6 @@ class Store(Protocol):
     async def session_user(self, ssid_hash: str, now_ms: int) -> User | None: ...
 
     async def add_user(self, user: User, now_ms: int) -> None: ...
-
-    async def set_token(self, user_id: str, token_hash: str) -> bool:
-        """Replace a user's token; False when there is no such user."""
 
     async def set_permissions(self, user_id: str, permissions: frozenset[Permission]) -> bool:
         """Replace a user's permissions; False when there is no such user."""

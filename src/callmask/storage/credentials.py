@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 from callmask.domain.accounts import Session, User
-from callmask.domain.permissions import loaded
-from callmask.storage.sql import Executor
+from callmask.storage.sql import USER_COLUMNS, Executor, user
 
-_USER_COLUMNS = "user_id, account_id, role, token_hash, permissions"
 # SET expressions read the row as it was, so the replaced token moves to previous_token_hash.
 ROTATE_TOKEN = (
     "UPDATE users SET previous_token_hash = token_hash, previous_until_ms = ?, token_hash = ?"
@@ -20,11 +15,11 @@ ROTATE_TOKEN_AT_ONCE = (
     " WHERE user_id = ?"
 )
 PREVIOUS_TOKEN_USER = (
-    f"SELECT {_USER_COLUMNS}, previous_until_ms FROM users"
+    f"SELECT {USER_COLUMNS}, previous_until_ms FROM users"
     " WHERE user_id = ? AND previous_token_hash = ? AND previous_until_ms > ?"
 )
 PREVIOUS_TOKEN_BEARER = (
-    f"SELECT {_USER_COLUMNS}, previous_until_ms FROM users"
+    f"SELECT {USER_COLUMNS}, previous_until_ms FROM users"
     " WHERE previous_token_hash = ? AND previous_until_ms > ?"
 )
 PREVIOUS_UNTIL = "SELECT previous_until_ms FROM users WHERE user_id = ?"
@@ -33,10 +28,6 @@ SESSIONS_OF = (
 )
 REVOKE_SESSION = "DELETE FROM sessions WHERE ssid_hash = ?"
 REVOKE_SESSIONS_OF = "DELETE FROM sessions WHERE user_id = ?"
-
-
-def _user(row: Sequence[Any]) -> User:
-    return User(row[0], row[1], row[2], row[3], loaded(row[4]))
 
 
 async def rotate_token(
@@ -56,7 +47,7 @@ async def previous_token_user(
         rows = await db.fetch(PREVIOUS_TOKEN_BEARER, token_hash, now_ms)
     else:
         rows = await db.fetch(PREVIOUS_TOKEN_USER, user_id, token_hash, now_ms)
-    return (_user(rows[0]), int(rows[0][5])) if rows else None
+    return (user(rows[0]), int(rows[0][5])) if rows else None
 
 
 async def previous_until(db: Executor, user_id: str) -> int | None:

@@ -25,7 +25,6 @@ LIVE_CLAIMS = (
     " WHERE c.expires_ms > ? GROUP BY p.account_id, c.party"
     ") AS per_party GROUP BY account_id"
 )
-APPLIED = "SELECT version FROM schema_migrations"
 
 
 def combine(

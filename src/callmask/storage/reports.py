@@ -7,7 +7,7 @@ SQLite plans without statistics (callmask never runs ANALYZE): between an index 
 the order and one that finds the few matching rows it picks by tie-break, and a wrong pick
 walks the account's whole history. So on SQLite the statement names the index its most
 selective filter has (INDEXED BY); PostgreSQL keeps statistics and plans each call for its
-parameters (see PostgresStore._reading).
+parameters (see PostgresStore._report_reads).
 """
 
 from __future__ import annotations

@@ -6,7 +6,10 @@ import re
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from callmask.domain.accounts import User
 from callmask.domain.calls import OUTCOME_RANK, CallEvent
+from callmask.domain.masking import Masking
+from callmask.domain.permissions import loaded, stored
 
 
 class Executor(Protocol):
@@ -117,6 +120,26 @@ INSERT_MASKING = (
     " event_id, created_ms, expires_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     " RETURNING EXISTS (SELECT 1 FROM webhooks w WHERE w.account_id = maskings.account_id)"
 )
+
+
+def masking_row(masking: Masking) -> tuple[object, ...]:
+    """INSERT_MASKING's (and INSERT_MASKING_PG's) arguments."""
+    m = masking
+    lo, hi = sorted((m.m1, m.m2))
+    return (
+        m.masking_id,
+        m.account_id,
+        m.m1,
+        m.m2,
+        lo,
+        hi,
+        m.mask,
+        m.event_id,
+        m.created_ms,
+        m.expires_ms,
+    )
+
+
 INSERT_CLAIM = "INSERT INTO claims (mask, party, masking_id, expires_ms) VALUES (?, ?, ?, ?)"
 # The masking and its two claims in one PostgreSQL round trip; the same unique keys refuse it.
 INSERT_MASKING_PG = (
@@ -151,7 +174,6 @@ LAST_MASKING = (
 )
 USER = f"SELECT {USER_COLUMNS} FROM users WHERE user_id = ?"
 USER_BY_TOKEN = f"SELECT {USER_COLUMNS} FROM users WHERE token_hash = ?"
-SET_TOKEN = "UPDATE users SET token_hash = ? WHERE user_id = ?"
 SET_PERMISSIONS = "UPDATE users SET permissions = ? WHERE user_id = ?"
 SESSION_USER = (
     "SELECT u.user_id, u.account_id, u.role, u.token_hash, u.permissions FROM sessions s"
@@ -162,10 +184,18 @@ INSERT_USER = (
     " VALUES (?, ?, ?, ?, ?, ?)"
 )
 INSERT_SESSION = "INSERT INTO sessions (ssid_hash, user_id, expires_ms) VALUES (?, ?, ?)"
-POOL_LIST = (
-    "SELECT p.number, p.account_id, (SELECT count(*) FROM claims c WHERE c.mask = p.number"
-    " AND c.expires_ms > ?) / 2 FROM pool_numbers p"
-)
+
+
+def user(row: Sequence[Any]) -> User:
+    """A User from a row of USER_COLUMNS."""
+    return User(row[0], row[1], row[2], row[3], loaded(row[4]))
+
+
+def user_row(u: User, now_ms: int) -> tuple[object, ...]:
+    """INSERT_USER's arguments."""
+    return (u.user_id, u.account_id, u.role, u.token_hash, stored(u.permissions), now_ms)
+
+
 # In batches, so a sweep after a long stop holds no long lock; the batch is picked once, in a
 # materialised CTE (PostgreSQL may re-run an IN (subquery ... LIMIT) per row). The outer
 # conditions repeat the inner ones: PostgreSQL re-checks them on a row another sweeper closed

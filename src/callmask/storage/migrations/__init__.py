@@ -1,9 +1,18 @@
-"""A small versioned migration runner: NNNN_name.sql files per dialect, applied in order once."""
+"""Versioned migrations: NNNN_name.sql files per dialect, each applied once, in order.
+
+SqlStore.migrate (storage/store.py) runs them; released files are never edited.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import resources
+
+# The versions a database has; SqlStore.migrate applies the others, /readyz names them.
+VERSIONS = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)"
+)
+APPLIED = "SELECT version FROM schema_migrations"
 
 
 @dataclass(frozen=True, slots=True)
