@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
+from statistics import median
 
 import orjson
 import pytest
@@ -21,6 +23,7 @@ from tests.http.conftest import (
     DELIVERIES,
     DID0,
     SET,
+    UNSET,
     A,
     B,
     C,
@@ -160,20 +163,44 @@ def test_an_event_for_a_receiver_that_was_down_arrives_once_it_is_back(live: Liv
     ]
 
 
-def test_a_dead_receiver_does_not_slow_set_unset_or_route(live: Live) -> None:
+def test_a_dead_receiver_does_not_slow_set_unset_or_route(live: Live, other_token: str) -> None:
+    Send = Callable[..., dict[str, object]]
+
+    def as_other(path: str) -> Send:
+        return lambda **params: post_as(live, path, other_token, "other-api", **params)
+
+    def round_took(n: int, set_masking: Send, unset_masking: Send) -> float:
+        """Seconds a round of set, route (the other party calls the DID) and unset took."""
+        began = time.monotonic()
+        party = f"+91981234{n:04d}"
+        made = set_masking(m1=A, m2=party)
+        assert made["status"] == "success", made
+        routed = live.route(party, str(made["mask"]))
+        assert routed["action"] == "connect", routed  # a party of the masking, on its DID
+        assert (routed["to"], routed["maskingId"]) == (A, made["maskingId"]), routed
+        assert unset_masking(m1=A, m2=party)["count"] == 1
+        return time.monotonic() - began
+
     # It accepts each delivery and answers after the attempt's 1 s limit: every one times out.
     with Receiver(delay_s=1.5).running() as receiver:
         set_webhook(live, "acme", receiver.url)
-        slowest = 0.0
+        hooked: list[float] = []
+        unhooked: list[float] = []
         for n in range(20):
-            began = time.monotonic()
-            party = f"+91981234{n:04d}"
-            assert live.set(m1=A, m2=party)["status"] == "success"
-            assert live.route(party, DID0)["action"] in ("connect", "reject")
-            assert live.unset(m1=A, m2=party)["count"] == 1
-            slowest = max(slowest, time.monotonic() - began)
+            # Each round of acme (whose webhook is dead) next to the same round of "other"
+            # (no webhook), so both see the same load on the machine at the same moment.
+            hooked.append(round_took(n, live.set, live.unset))
+            unhooked.append(round_took(n, as_other(SET), as_other(UNSET)))
         assert len(receiver.got()) >= 10  # deliveries were in flight all along
-    assert slowest < 0.25, slowest
+    # A request that waits on the dead receiver waits out the attempt's timeout, and set and
+    # unset each send a notice: such a round takes 2 s or more. So the bound is a whole
+    # timeout, not a latency target: on a loaded shared 2-core machine noise alone has
+    # stretched a round to 0.43 s.
+    timeout_s = live.settings.webhook_timeout_seconds
+    assert max(hooked) < timeout_s, (max(hooked), timeout_s)
+    # Nor are acme's rounds slower as a rule: their median (which a few noisy rounds cannot
+    # move) within a generous multiple of other's, measured alongside.
+    assert median(hooked) < 5 * median(unhooked) + 0.1, (median(hooked), median(unhooked))
 
 
 def test_each_account_hears_only_of_its_own_maskings(live: Live, other_token: str) -> None:
@@ -222,6 +249,10 @@ def test_a_delivery_body_is_the_same_bytes_on_every_attempt(live: Live) -> None:
         set_webhook(live, "acme", receiver.url)
         live.set(m1=A, m2=B)
         receiver.wait_for(lambda r: len(r.got()) == 1)
+        # The retry is scheduled from the clock when the attempt is recorded, which is after
+        # the receiver has the request: advancing before then would put the retry 10 s
+        # beyond the advanced clock, and it would never come.
+        wait_for_log(live, 1)
         live.clock.advance(10)
         receiver.wait_for(lambda r: len(r.got()) == 2)
     first, second = receiver.got()

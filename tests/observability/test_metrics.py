@@ -50,7 +50,16 @@ def scrape(
 def value(
     samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str
 ) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
+    """The sample's value; a series missing from the scrape fails, it does not read as 0.
+
+    A gauge that vanished (an account dropped from the pool figures, a family no longer
+    collected) must not pass for one reading 0.
+    """
+    key = (name, frozenset(labels.items()))
+    if key not in samples:
+        present = sorted(sorted(found) for found_name, found in samples if found_name == name)
+        raise AssertionError(f"no series {name}{labels} in the scrape; {name} has {present}")
+    return samples[key]
 
 
 def test_requests_allocations_1505_and_pool_gauges_after_known_operations(live: Live) -> None:
@@ -143,7 +152,8 @@ async def test_concurrent_scrapes_share_one_database_read_per_cache_period() -> 
     await collector.refresh(read)
     assert reads == 1
     families = {family.name: family for family in collector.collect()}
-    assert families["callmask_busiest_party_maskings"].samples[0].value == 2
+    [busiest] = families["callmask_busiest_party_maskings"].samples
+    assert (busiest.labels, busiest.value) == ({"account": "acme"}, 2)
 
 
 @pytest.mark.anyio
@@ -154,7 +164,8 @@ async def test_a_failed_read_keeps_the_scrape_up_and_says_so() -> None:
     collector = PoolCollector(ttl_s=0)
     await collector.refresh(read)
     families = {family.name: family for family in collector.collect()}
-    assert families["callmask_pool_read_up"].samples[0].value == 0
+    [up] = families["callmask_pool_read_up"].samples
+    assert up.value == 0
 
 
 @pytest.mark.anyio
