@@ -4,37 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
-from starlette.applications import Starlette
 
 from callmask.bootstrap import build_services, create_app
 from callmask.config import Settings
-from callmask.service.accounts import Principal
 from callmask.storage.sqlite import SqliteStore
-
-# 2026-01-01T00:00:00Z: tests run on this clock, moved by hand.
-EPOCH = 1767225600.0
-
-
-@dataclass
-class Clock:
-    now: float = EPOCH
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.support import POOL, Clock, Live, seed_live, serving
 
 
 @pytest.fixture
@@ -61,113 +40,28 @@ def settings(db_url: str) -> Settings:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@dataclass
-class Live:
-    """A running server plus the credentials seeded into its database."""
-
-    url: str
-    clock: Clock
-    settings: Settings
-    client_token: str
-    router_token: str
-    pool: list[str]
-    http: httpx.Client = field(repr=False)
-
-    def post(self, path: str, **kwargs: object) -> httpx.Response:
-        return self.http.post(self.url + path, **kwargs)  # type: ignore[arg-type]
-
-    def get(self, path: str, **kwargs: object) -> httpx.Response:
-        return self.http.get(self.url + path, **kwargs)  # type: ignore[arg-type]
-
-    def auth(self, **params: object) -> dict[str, object]:
-        return {"userId": "acme", "token": self.client_token, **params}
-
-    def set(self, **params: object) -> dict[str, object]:
-        answer: dict[str, object] = self.post(
-            "/api/v2/Masking/set", json=self.auth(**params)
-        ).json()
-        return answer
-
-    def unset(self, **params: object) -> dict[str, object]:
-        answer: dict[str, object] = self.post(
-            "/api/v2/Masking/unset", json=self.auth(**params)
-        ).json()
-        return answer
-
-    def route(self, caller: str, mask: str) -> dict[str, object]:
-        answer: dict[str, object] = self.get(
-            "/api/v2/Masking/route",
-            params={"caller": caller, "mask": mask},
-            headers={"Authorization": f"Bearer {self.router_token}"},
-        ).json()
-        return answer
-
-
-POOL = ["+918040000000", "+918040000001", "+918040000002"]
-
-
-async def _seed(settings: Settings, clock: Clock, pool: list[str]) -> tuple[str, str]:
-    store = SqliteStore.from_url(settings.database_url)
-    try:
-        await store.migrate()
-        service = build_services(store, settings, clock)
-        client = await service.accounts.add_user("acme", "client")
-        router = await service.accounts.add_user("sip", "router")
-        await service.accounts.add_user("other", "client")
-        from callmask.domain.numbers import E164
-
-        await store.add_pool_numbers("acme", [E164(n) for n in pool], service.now_ms())
-        await store.add_pool_numbers("other", [E164("+918050000000")], service.now_ms())
-        return client, router
-    finally:
-        await store.close()
-
-
-@contextmanager
-def serving(app: Starlette) -> Iterator[str]:
-    """The app under uvicorn (httptools, uvloop) on a free loopback port, in a thread;
-    yields its base URL."""
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=_free_port(),
-        access_log=False,
-        log_level="warning",
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("server did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{config.port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 @pytest.fixture
 def live(settings: Settings, clock: Clock) -> Iterator[Live]:
     """The real app under uvicorn on a free loopback port, in a thread."""
-    client_token, router_token = asyncio.run(_seed(settings, clock, POOL))
+    client_token, router_token = asyncio.run(seed_live(settings, clock, POOL))
     with serving(create_app(settings, clock=clock)) as url, httpx.Client(timeout=10) as http:
         yield Live(url, clock, settings, client_token, router_token, list(POOL), http)
 
 
-def principal(account: str = "acme", role: str = "client") -> Principal:
-    return Principal(account, account, role)
+@pytest.fixture
+def other_token(live: Live) -> str:
+    """A client of account "other" (tests/http and tests/abuse): the seeded user's token is not
+    kept, so add one."""
+
+    async def add() -> str:
+        store = SqliteStore.from_url(live.settings.database_url)
+        try:
+            service = build_services(store, live.settings, live.clock)
+            return await service.accounts.add_user("other-api", "client", "other")
+        finally:
+            await store.close()
+
+    return asyncio.run(add())
 
 
 @pytest.fixture

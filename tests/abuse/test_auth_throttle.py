@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from callmask.domain.errors import Code
-from tests.abuse.conftest import limits, post_from, route_from
-from tests.abuse.test_rate_limits import assert_limited, listing
-from tests.conftest import Live
-from tests.http.conftest import DID0, MASKING_LIST, SET, SSID, A, B, new_ssid
+from tests.support import (
+    DID0,
+    MASKING_LIST,
+    SET,
+    SSID,
+    A,
+    B,
+    Live,
+    assert_limited,
+    limits,
+    listing,
+    new_ssid,
+    post_from,
+    route_from,
+)
 
 X, Y, Z = "198.51.100.7", "203.0.113.9", "192.0.2.44"
 

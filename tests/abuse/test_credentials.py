@@ -12,9 +12,7 @@ from callmask.cli import main
 from callmask.domain.errors import Code
 from callmask.service.accounts import hash_secret
 from callmask.storage.sqlite import SqliteStore
-from tests.abuse.test_rate_limits import listing
-from tests.conftest import EPOCH, Live
-from tests.http.conftest import DID0, ROUTE, A, B, new_ssid
+from tests.support import DID0, EPOCH, ROUTE, A, B, Live, listing, new_ssid
 
 
 def cli(live: Live, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:

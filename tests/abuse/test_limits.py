@@ -6,7 +6,7 @@ import pytest
 
 from callmask.config import ConfigError, Settings
 from callmask.http.limits import MAX_KEYS, FailureThrottle, TokenBuckets
-from tests.conftest import Clock
+from tests.support import Clock
 
 
 def test_a_bucket_spends_its_burst_then_refills_at_the_rate() -> None:

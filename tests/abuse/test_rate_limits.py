@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import httpx
-
-from callmask.domain.errors import Code
-from tests.abuse.conftest import limits, post_from, route_from
-from tests.conftest import Live
-from tests.http.conftest import (
+from tests.support import (
+    ADDRESS,
     DELIVERIES,
     DID0,
     MASKING_GET,
@@ -18,26 +14,16 @@ from tests.http.conftest import (
     UNSET,
     A,
     B,
+    Live,
     add_user,
-    is_json_answer,
+    assert_limited,
+    limits,
+    listing,
+    post_from,
+    route_from,
 )
 
-X, Y = "198.51.100.7", "203.0.113.9"
-
-
-def assert_limited(response: httpx.Response, *words: str) -> None:
-    assert response.status_code == 429, response.text
-    assert is_json_answer(response)
-    assert int(response.headers["Retry-After"]) >= 1
-    answer = response.json()
-    assert answer["status"] == "error" and answer["code"] == Code.TOO_MANY_REQUESTS == 1029
-    for word in words:
-        assert word in answer["message"], answer
-
-
-def listing(live: Live, address: str = X, user: str = "acme", token: str = "") -> httpx.Response:
-    body = {"userId": user, "token": token or live.client_token}
-    return post_from(live, address, MASKING_LIST, body)
+X, Y = ADDRESS, "203.0.113.9"
 
 
 @limits(rate_limit_account_per_second=2.0, rate_limit_account_burst=5)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from callmask.domain.errors import Code
-from tests.conftest import Live
-from tests.http.conftest import (
+from tests.support import (
     DELIVERIES,
     DID0,
     MASKING_GET,
@@ -18,6 +17,7 @@ from tests.http.conftest import (
     UNSET,
     A,
     B,
+    Live,
     assert_error,
     count,
 )

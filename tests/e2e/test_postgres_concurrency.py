@@ -19,7 +19,7 @@ from callmask.config import Settings
 from callmask.domain.numbers import E164
 from tests.backends import fresh_store
 from tests.e2e.servers import serve
-from tests.storage.test_invariant import VIOLATIONS
+from tests.support import HALF_WRITTEN, VIOLATIONS
 
 pytestmark = pytest.mark.anyio
 
@@ -27,15 +27,6 @@ PARTIES = [f"+9198000{i:05d}" for i in range(24)]
 POOL = [E164(f"+91804000000{i}") for i in range(4)]
 CLIENTS = 32
 REQUESTS_PER_CLIENT = 100
-
-HALF_WRITTEN = """
-    SELECT m.masking_id FROM maskings m
-    WHERE m.ended_ms IS NULL
-      AND (SELECT count(*) FROM claims c WHERE c.masking_id = m.masking_id) <> 2
-    UNION ALL
-    SELECT c.masking_id FROM claims c LEFT JOIN maskings m ON m.masking_id = c.masking_id
-    WHERE m.masking_id IS NULL OR m.ended_ms IS NOT NULL
-"""
 
 
 async def _client(

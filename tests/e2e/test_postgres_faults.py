@@ -25,8 +25,7 @@ from callmask.config import Settings
 from callmask.domain.numbers import E164
 from tests.backends import Database, fresh_store, open_test_store
 from tests.e2e.servers import serve
-from tests.e2e.test_postgres_concurrency import HALF_WRITTEN
-from tests.storage.test_invariant import VIOLATIONS
+from tests.support import HALF_WRITTEN, VIOLATIONS
 
 pytestmark = pytest.mark.anyio
 

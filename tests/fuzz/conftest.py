@@ -11,7 +11,6 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 
@@ -21,8 +20,7 @@ from callmask.domain.calls import CallEvent
 from callmask.domain.numbers import E164
 from callmask.domain.permissions import Permission
 from callmask.storage.sqlite import SqliteStore
-from tests.conftest import Live
-from tests.http.conftest import record_calls
+from tests.support import Live, Users, record_calls
 
 # Maskings made before fuzzing, so unset, get, list, route and the report find something.
 SEEDED = [
@@ -52,15 +50,6 @@ def settings(db_url: str) -> Settings:
     known = {field.name for field in dataclasses.fields(Settings)}
     off = {name: value for name, value in _LOCKOUTS_OFF.items() if name in known}
     return Settings(database_url=db_url, sweep_interval_seconds=3600, **off)  # type: ignore[arg-type]
-
-
-@dataclass(frozen=True)
-class Users:
-    """Real credentials on the live server, besides the seeded acme client and sip router."""
-
-    analyst_token: str  # acme-ops: every permission, LIST_CALL_LOG included
-    ssid: str  # a session of the acme client
-    masking_ids: list[str]  # live maskings of acme, the first with a completed call
 
 
 @pytest.fixture

@@ -28,8 +28,6 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from callmask.http import openapi
-from tests.conftest import Live
-from tests.fuzz.conftest import Users
 from tests.fuzz.harness import (
     CURSORS,
     EXAMPLES,
@@ -38,6 +36,7 @@ from tests.fuzz.harness import (
     fuzz_settings,
     snapshot,
 )
+from tests.support import Live, Users
 
 CHECKS = [
     not_a_server_error,

@@ -12,8 +12,8 @@ import orjson
 import pytest
 
 from callmask.http import body
-from tests.conftest import Live
 from tests.fuzz.harness import changed_tables, snapshot
+from tests.support import Live
 
 SET = "/api/v2/Masking/set"
 LIMIT = 65536

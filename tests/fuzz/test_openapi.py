@@ -23,8 +23,7 @@ from callmask.domain.paging import MAX_LIMIT
 from callmask.domain.reports import CALL_STATUSES, CSV_COLUMNS
 from callmask.domain.webhooks import KINDS, OUTCOMES
 from callmask.http import app, envelope, openapi
-from tests.conftest import Live
-from tests.fuzz.conftest import Users
+from tests.support import Live, Users
 
 Document = dict[str, Any]
 Schema = dict[str, Any]

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from callmask.domain.errors import Code
-from tests.conftest import Live
-from tests.http.conftest import (
+from tests.support import (
     DID0,
     NOW,
     ROUTE,
@@ -13,6 +12,7 @@ from tests.http.conftest import (
     UNSET,
     A,
     B,
+    Live,
     assert_error,
     count,
     new_ssid,

@@ -7,8 +7,7 @@ from collections.abc import Iterator
 import orjson
 
 from callmask.domain.errors import Code
-from tests.conftest import Live
-from tests.http.conftest import (
+from tests.support import (
     DID0,
     NOW,
     SET,
@@ -21,6 +20,7 @@ from tests.http.conftest import (
     F,
     G,
     H,
+    Live,
     assert_error,
     count,
     new_ssid,

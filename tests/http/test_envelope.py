@@ -6,19 +6,7 @@ import httpx
 import orjson
 
 from callmask.domain.errors import Code
-from tests.conftest import Live
-from tests.http.conftest import (
-    DID0,
-    ROUTE,
-    SET,
-    SSID,
-    UNSET,
-    A,
-    B,
-    C,
-    D,
-    is_json_answer,
-)
+from tests.support import DID0, ROUTE, SET, SSID, UNSET, A, B, C, D, Live, is_json_answer
 
 CORS = {
     "access-control-allow-origin": "*",

@@ -5,8 +5,7 @@ from __future__ import annotations
 import itertools
 
 from callmask.domain.errors import Code
-from tests.conftest import Live
-from tests.http.conftest import DID0, NOW, A, B, C, D, E, F, G, H, assert_error, count
+from tests.support import DID0, NOW, A, B, C, D, E, F, G, H, Live, assert_error, count
 
 HOUR = NOW + 3600
 

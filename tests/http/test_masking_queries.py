@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from callmask.domain.errors import Code
 from callmask.domain.permissions import Permission
-from tests.conftest import Live
-from tests.http.conftest import (
+from tests.support import (
     DID0,
     MASKING_GET,
     MASKING_LIST,
@@ -16,6 +15,7 @@ from tests.http.conftest import (
     B,
     C,
     D,
+    Live,
     add_user,
     assert_error,
     post_as,

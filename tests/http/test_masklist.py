@@ -9,8 +9,7 @@ from callmask.domain.calls import CallEvent
 from callmask.domain.errors import Code
 from callmask.domain.numbers import E164
 from callmask.domain.permissions import Permission
-from tests.conftest import Live
-from tests.http.conftest import (
+from tests.support import (
     DID0,
     DID1,
     MASKLIST,
@@ -20,6 +19,7 @@ from tests.http.conftest import (
     A,
     B,
     C,
+    Live,
     add_user,
     as_analyst,
     assert_error,

@@ -5,8 +5,7 @@ from __future__ import annotations
 import itertools
 
 from callmask.domain.errors import Code
-from tests.conftest import Live
-from tests.http.conftest import A, B, assert_error, count
+from tests.support import A, B, Live, assert_error, count
 
 WRITTEN_FORMS_OF_A = ["+91 98765 43210", "919876543210", 919876543210, "09876543210", "9876543210"]
 

@@ -6,8 +6,7 @@ import logging
 
 import pytest
 
-from tests.conftest import Live
-from tests.http.conftest import DID0, SET, A, B, C, database
+from tests.support import DID0, SET, A, B, C, Live, database
 
 
 def test_logs_show_only_the_last_four_digits_of_numbers(

@@ -5,8 +5,7 @@ from __future__ import annotations
 import httpx
 
 from callmask.domain.errors import Code
-from tests.conftest import Live
-from tests.http.conftest import DID0, DID1, DID2, OTHER_DID, ROUTE, SET, A, B, C, D, post_as
+from tests.support import DID0, DID1, DID2, OTHER_DID, ROUTE, SET, A, B, C, D, Live, post_as
 
 
 def test_route_connects_both_directions_with_the_masking(live: Live) -> None:

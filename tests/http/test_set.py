@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from callmask.domain.errors import Code
-from tests.conftest import Clock, Live
-from tests.http.conftest import (
+from tests.support import (
     DID0,
     DID1,
     DID2,
@@ -13,11 +12,13 @@ from tests.http.conftest import (
     A,
     B,
     C,
+    Clock,
     D,
     E,
     F,
     G,
     H,
+    Live,
     assert_error,
     count,
     database,

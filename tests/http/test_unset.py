@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from callmask.domain.errors import Code
-from tests.conftest import Live
-from tests.http.conftest import (
+from tests.support import (
     DID0,
     DID1,
     NOW,
@@ -18,6 +17,7 @@ from tests.http.conftest import (
     C,
     D,
     E,
+    Live,
     assert_error,
     post_as,
 )

@@ -12,9 +12,8 @@ import httpx
 import pytest
 
 from callmask.config import Settings
-from tests.conftest import Clock, Live
-from tests.http.conftest import A, B, set_webhook
 from tests.receiver import Receiver
+from tests.support import A, B, Clock, Live, set_webhook
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

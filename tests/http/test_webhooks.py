@@ -18,8 +18,8 @@ from callmask.domain.numbers import E164
 from callmask.domain.permissions import Permission
 from callmask.domain.webhooks import verify
 from callmask.storage.sqlite import SqliteStore
-from tests.conftest import Live
-from tests.http.conftest import (
+from tests.receiver import Receiver
+from tests.support import (
     DELIVERIES,
     DID0,
     SET,
@@ -27,13 +27,13 @@ from tests.http.conftest import (
     A,
     B,
     C,
+    Live,
     add_user,
     assert_error,
     post_as,
     record_calls,
     set_webhook,
 )
-from tests.receiver import Receiver
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from callmask.bootstrap import create_app
 from callmask.config import Settings
 from callmask.storage.migrations import migrations
 from tests.backends import BACKENDS, PG_URL, fresh_database
-from tests.conftest import Live, _free_port, serving
+from tests.support import Live, free_port, serving
 
 pytestmark = pytest.mark.anyio
 
@@ -30,7 +30,7 @@ class Proxy:
     """
 
     def __init__(self, upstream: tuple[str, int]) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.upstream = upstream
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)

@@ -17,10 +17,9 @@ from callmask.domain.pool import AccountPressure
 from callmask.http.metrics import PoolCollector
 from callmask.service.accounts import Principal
 from tests.backends import BACKENDS, fresh_database, open_test_store
-from tests.conftest import Clock, Live, serving
 from tests.e2e.servers import serve
-from tests.observability.conftest import POOL, seed
 from tests.observability.leaks import full_numbers
+from tests.support import POOL, Clock, Live, seed_store, serving
 
 A, B, C, D, E = (f"+9198123456{n:02d}" for n in range(70, 75))
 SET = "/api/v2/Masking/set"
@@ -119,7 +118,7 @@ async def test_pool_gauges_come_from_the_database(kind: str, tmp_path: Path) -> 
         try:
             await store.migrate()
             service = build_services(store, Settings(), clock)
-            await seed(store, service, clock)
+            await seed_store(store, service, clock)
             principal = Principal("acme", "acme", "client")
             await service.maskings.set_masking(principal, A, B)
             await service.maskings.set_masking(principal, A, C)
@@ -175,7 +174,7 @@ async def test_with_two_workers_every_scrape_counts_both(tmp_path: Path) -> None
         try:
             await store.migrate()
             clock = Clock()
-            _, router = await seed(store, build_services(store, Settings(), clock), clock)
+            _, router = await seed_store(store, build_services(store, Settings(), clock), clock)
         finally:
             await store.close()
         shared = tmp_path / "prometheus"

@@ -12,7 +12,7 @@ from callmask.service.accounts import Principal
 from callmask.storage.base import Store
 from callmask.storage.migrations import migrations
 from tests.backends import Database
-from tests.conftest import Clock
+from tests.support import Clock
 
 pytestmark = pytest.mark.anyio
 

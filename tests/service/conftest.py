@@ -12,7 +12,7 @@ from callmask.config import Settings
 from callmask.service import Services
 from callmask.storage.base import Store
 from tests.backends import BACKENDS, fresh_store
-from tests.conftest import Clock
+from tests.support import Clock
 
 
 @pytest.fixture(params=BACKENDS)

@@ -8,7 +8,7 @@ from callmask.domain.errors import InvalidToken
 from callmask.service import Services
 from callmask.service.accounts import Credentials, Principal, fingerprint, hash_secret
 from callmask.storage.base import Store
-from tests.conftest import Clock
+from tests.support import Clock
 
 
 @pytest.mark.anyio

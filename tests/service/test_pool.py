@@ -10,7 +10,7 @@ from callmask.domain.pool import AccountPressure, PoolNumber
 from callmask.domain.webhooks import Webhook
 from callmask.service import Services
 from callmask.storage.base import Store, WriteFailed
-from tests.conftest import principal
+from tests.support import principal
 
 pytestmark = pytest.mark.anyio
 

@@ -16,7 +16,7 @@ from callmask.domain.numbers import E164
 from callmask.service import Services
 from callmask.storage.base import StorageUnavailable, WriteFailed
 from callmask.storage.sqlite import SqliteStore
-from tests.conftest import principal
+from tests.support import principal
 
 pytestmark = pytest.mark.anyio
 

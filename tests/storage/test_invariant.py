@@ -25,7 +25,7 @@ from callmask.domain.numbers import E164
 from callmask.storage.base import Store
 from callmask.storage.sql import RECENT_RELEASES
 from tests.backends import Database, fresh_store
-from tests.conftest import Clock, principal
+from tests.support import VIOLATIONS, Clock, principal
 
 PARTIES = [E164(f"+9198000000{i:02d}") for i in range(7)]
 POOL = [E164(f"+91804000000{i}") for i in range(3)]
@@ -53,15 +53,6 @@ def _recent(released: list[tuple[int, E164]], now_ms: int) -> set[E164]:
     """What the store passes over: the party's latest releases, if within the hour."""
     latest = sorted(released, reverse=True)[:RECENT_RELEASES]
     return {mask for at, mask in latest if at > now_ms - HOUR_MS}
-
-
-VIOLATIONS = """
-    SELECT mask, party FROM (
-        SELECT mask, m1 AS party FROM maskings WHERE ended_ms IS NULL AND expires_ms > ?
-        UNION ALL
-        SELECT mask, m2 FROM maskings WHERE ended_ms IS NULL AND expires_ms > ?
-    ) AS live GROUP BY mask, party HAVING count(*) > 1
-"""
 
 
 async def _run(ops: list[tuple[str, int, int, int]], kind: str) -> None:

@@ -18,7 +18,7 @@ from callmask.service import Services
 from callmask.service.webhooks import Webhooks
 from callmask.storage.base import Store
 from tests.backends import Database
-from tests.conftest import Clock, principal
+from tests.support import Clock, principal
 
 pytestmark = pytest.mark.anyio
 

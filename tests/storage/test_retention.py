@@ -13,7 +13,7 @@ from callmask.domain.retention import Purged
 from callmask.domain.webhooks import masking_created
 from callmask.storage.base import Store
 from tests.backends import Database
-from tests.conftest import Clock, principal
+from tests.support import Clock, principal
 
 pytestmark = pytest.mark.anyio
 

@@ -16,7 +16,7 @@ from callmask.bootstrap import build_services
 from callmask.config import Settings
 from callmask.domain.numbers import E164
 from callmask.storage import sqlite, wal
-from tests.conftest import principal
+from tests.support import principal
 
 pytestmark = pytest.mark.anyio
 
