@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.e2e.servers import free_port
+from tests.support import free_port
 
 
 @dataclass(frozen=True)

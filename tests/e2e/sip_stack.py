@@ -17,7 +17,8 @@ from callmask.config import Settings
 from callmask.domain.numbers import E164
 from callmask.sip.kamailio import KamailioOptions, command, wait_ready, write
 from callmask.storage.sqlite import SqliteStore
-from tests.e2e.servers import free_port, serve, stop
+from tests.e2e.servers import serve, stop
+from tests.support import free_port
 
 POOL = [E164(f"+91804000000{i}") for i in range(3)]
 

@@ -30,8 +30,7 @@ from callmask.sip.events import CallEventConsumer
 from callmask.storage.base import Store
 from callmask.storage.postgres import PostgresStore
 from tests.backends import BACKENDS, fresh_database, fresh_store
-from tests.e2e.servers import free_port
-from tests.support import Live
+from tests.support import Live, free_port
 
 pytestmark = pytest.mark.anyio
 

@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from callmask import logs
-from tests.e2e.servers import free_port, stop, wait_until_up
-from tests.support import Live
+from tests.e2e.servers import stop, wait_until_up
+from tests.support import Live, free_port
 
 A, B = "+919812345670", "+919812345671"
 SET = "/api/v2/Masking/set"
