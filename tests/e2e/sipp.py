@@ -40,6 +40,19 @@ def _expect_header(header: str, number: str) -> str:
     )
 
 
+def _shown(did: str) -> str:
+    """The callee's checks on a new call: the DID is the caller it is shown, the body is SDP
+    alone, and no Route header a caller preloaded has come through."""
+    return (
+        _expect_header("From", did)
+        + _expect_header("P-Asserted-Identity", did)
+        + '<ereg regexp="^ *application/sdp *$" search_in="hdr" header="Content-Type:" '
+        'check_it="true" assign_to="shown"/>'
+        + '<ereg regexp="[^-]Route:" search_in="msg" check_it_inverse="true" '
+        'assign_to="leak"/>'
+    )
+
+
 def _sdp(owner: str) -> str:
     return (
         "v=0\n"
@@ -51,8 +64,31 @@ def _sdp(owner: str) -> str:
         f"p={owner}\n"
         "c=IN IP[media_ip_type] [media_ip]\n"
         "t=0 0\n"
+        f"k=clear:{owner}\n"
         "m=audio [media_port] RTP/AVP 0\n"
         "a=rtpmap:0 PCMU/8000\n"
+        "a=sendrecv\n"
+        f"a=ssrc:1234 cname:sip:{owner}@[local_ip]\n"
+        f"a=label:{owner}\n"
+        f"a=x-owner:{owner}\n"
+    )
+
+
+BOUNDARY = "callmask-boundary"
+
+
+def _multipart(owner: str) -> str:
+    """SIP-I/SIP-T's body: the SDP and an ISUP part that carries the calling number (as text
+    here, so a leak is visible)."""
+    return (
+        f"--{BOUNDARY}\n"
+        "Content-Type: application/sdp\n\n"
+        f"{_sdp(owner)}"
+        f"--{BOUNDARY}\n"
+        "Content-Type: application/ISUP;version=itu-t92+\n"
+        "Content-Disposition: signal;handling=optional\n\n"
+        f"IAM calling={owner} generic-number={owner}\n"
+        f"--{BOUNDARY}--\n"
     )
 
 
@@ -79,10 +115,14 @@ def caller(
     talk_ms: int = 300,
     hangup: str = "caller",
     from_user: str | None = None,
+    multipart: bool = False,
+    route_to: str = "",
 ) -> str:
     """The calling party's scenario: INVITE the DID; on 200, re-INVITE, then BYE (sent, or
     received when the callee hangs up). from_user puts someone else in From (a carrier
-    that withholds it) while P-Asserted-Identity still names the caller."""
+    that withholds it) while P-Asserted-Identity still names the caller; multipart sends
+    the INVITE's SDP inside a SIP-I body with an ISUP part; route_to names the proxy in a
+    Route header (a phone with an outbound proxy)."""
     shown_from = from_user or number
     dialog_from = (
         f'From: "{shown_from}" <sip:{shown_from}@[local_ip]:[local_port]>'
@@ -101,9 +141,14 @@ def caller(
         f"{_identity(number)}"
         f"User-Agent: phone of {number}\n"
         f"Subject: call from {number}\n"
-        "Content-Type: application/sdp\n"
-        "Content-Length: [len]\n\n"
-        f"{_sdp(number)}"
+        + (f"Route: <sip:{route_to};lr>\n" if route_to else "")
+        + (
+            f"Content-Type: multipart/mixed;boundary={BOUNDARY}\nMIME-Version: 1.0\n"
+            if multipart
+            else "Content-Type: application/sdp\n"
+        )
+        + "Content-Length: [len]\n\n"
+        + (_multipart(number) if multipart else _sdp(number))
     )
     forbid = _forbid(callee)
     parts = [HEADER, f'<scenario name="caller {_digits(number)[-4:]}">\n', _message(invite, True)]
@@ -174,7 +219,7 @@ def callee(
     """The called party's scenario: answer (or refuse with final), take a re-INVITE, then
     take the caller's BYE or hang up itself."""
     forbid = _forbid(caller_number)
-    shown = _expect_header("From", did) + _expect_header("P-Asserted-Identity", did)
+    shown = _shown(did)
     # To hang up, the callee needs the dialog's From and To as it saw them.
     # (sipp refuses a scenario that assigns a variable it never uses.)
     remember = (
@@ -240,6 +285,111 @@ def callee(
     parts.append(_message(reply("200 OK")))
     parts.append('<timewait milliseconds="500"/>\n</scenario>\n')
     return "".join(parts)
+
+
+def _header_reply(
+    status: str, number: str, cseq: str = "[last_CSeq:]", via: str = "[last_Via:]"
+) -> str:
+    return (
+        f"SIP/2.0 {status}\n{via}\n[last_From:]\n"
+        "[last_To:];tag=[pid]SIPpTag01[call_number]\n[last_Call-ID:]\n"
+        f"{cseq}\n"
+        f'Contact: "{number}" <sip:{number}@[local_ip]:[local_port]>\n'
+        f"{_identity(number)}Content-Length: 0\n"
+    )
+
+
+def redirecting_callee(number: str, did: str, caller_number: str) -> str:
+    """A callee whose carrier forwards the call: 302 naming the forward target and the
+    voicemail, several Contacts in one header and another in a header of its own."""
+    forbid = _forbid(caller_number)
+    contacts = (
+        f'Contact: "{number}" <sip:{number}@[local_ip]:[local_port]>;q=0.9, '
+        f'"voicemail {number}" <sip:vm-{number}@[local_ip]:[local_port]>;q=0.5\n'
+        f"Contact: <tel:{number}>;q=0.1\n"
+    )
+    redirect = (
+        "SIP/2.0 302 Moved Temporarily\n[last_Via:]\n[last_From:]\n"
+        "[last_To:];tag=[pid]SIPpTag01[call_number]\n[last_Call-ID:]\n[last_CSeq:]\n"
+        f"{contacts}{_identity(number)}Content-Length: 0\n"
+    )
+    return (
+        HEADER
+        + f'<scenario name="redirecting callee {_digits(number)[-4:]}">\n'
+        + f'<recv request="INVITE"><action>{forbid}{_shown(did)}</action></recv>\n'
+        + _message(redirect)
+        + f'<recv request="ACK"><action>{forbid}</action></recv>\n</scenario>\n'
+    )
+
+
+def cancelling_caller(number: str, did: str, callee_number: str) -> str:
+    """A caller who gives up while the callee rings, with its number in the CANCEL's Reason."""
+    forbid = _forbid(callee_number)
+    dialog = (
+        f'From: "{number}" <sip:{number}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]\n'
+        f'To: "{number} calling" <sip:{did}@[remote_ip]:[remote_port]>\n'
+        "Call-ID: [call_id]\n"
+    )
+    invite = (
+        f"INVITE sip:{did}@[remote_ip]:[remote_port] SIP/2.0\n"
+        "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n"
+        f"{dialog}CSeq: 1 INVITE\n"
+        f"Contact: <sip:{number}@[local_ip]:[local_port]>\nMax-Forwards: 70\n"
+        "Content-Type: application/sdp\nContent-Length: [len]\n\n"
+        f"{_sdp(number)}"
+    )
+    # A CANCEL and the ACK of a final failure carry the INVITE's branch (message 0).
+    cancel = (
+        f"CANCEL sip:{did}@[remote_ip]:[remote_port] SIP/2.0\n"
+        "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch-3]\n"
+        f"{dialog}CSeq: 1 CANCEL\nMax-Forwards: 70\n"
+        f'Reason: SIP;cause=200;text="answered elsewhere by {number}"\n'
+        f'Reason: Q.850;cause=16;text="{number} hung up"\n'
+        "Content-Length: 0\n"
+    )
+    ack = (
+        f"ACK sip:{did}@[remote_ip]:[remote_port] SIP/2.0\n"
+        "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch-6]\n"
+        f'From: "{number}" <sip:{number}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]\n'
+        f'To: "{number} calling" <sip:{did}@[remote_ip]:[remote_port]>[peer_tag_param]\n'
+        "Call-ID: [call_id]\nCSeq: 1 ACK\nMax-Forwards: 70\nContent-Length: 0\n"
+    )
+    return (
+        HEADER
+        + f'<scenario name="cancelling caller {_digits(number)[-4:]}">\n'
+        + _message(invite, True)
+        + f'<recv response="100" optional="true"><action>{forbid}</action></recv>\n'
+        + f'<recv response="180"><action>{forbid}</action></recv>\n'
+        + _message(cancel, True)
+        + f'<recv response="200"><action>{forbid}</action></recv>\n'
+        + f'<recv response="487"><action>{forbid}</action></recv>\n'
+        + _message(ack)
+        + "</scenario>\n"
+    )
+
+
+def ringing_callee(number: str, did: str, caller_number: str) -> str:
+    """A callee that rings until the caller cancels."""
+    forbid = _forbid(caller_number)
+    # The 487 answers the INVITE: its Via and CSeq, not the CANCEL's.
+    keep = (
+        '<ereg regexp=".*" search_in="hdr" header="CSeq:" assign_to="invite_cseq"/>'
+        # Every Via of the INVITE (the proxy's CANCEL carries only its own).
+        '<ereg regexp="Via:[^[:cntrl:]]*([[:cntrl:]]+Via:[^[:cntrl:]]*)*" search_in="msg" '
+        'check_it="true" assign_to="invite_vias"/>'
+    )
+    return (
+        HEADER
+        + f'<scenario name="ringing callee {_digits(number)[-4:]}">\n'
+        + f'<recv request="INVITE"><action>{forbid}{_shown(did)}{keep}</action></recv>\n'
+        + _message(_header_reply("180 Ringing", number))
+        + f'<recv request="CANCEL"><action>{forbid}</action></recv>\n'
+        + _message(_header_reply("200 OK", number))
+        + _message(_header_reply(
+                "487 Request Terminated", number, "CSeq:[$invite_cseq]", "[$invite_vias]"
+            ))
+        + f'<recv request="ACK"><action>{forbid}</action></recv>\n</scenario>\n'
+    )
 
 
 @dataclass

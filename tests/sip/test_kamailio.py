@@ -13,7 +13,7 @@ OPTIONS = KamailioOptions(
     router_user="sip",
     router_token="tok_EN-123",
     listen="udp:10.1.2.3:5080",
-    gateway="carrier.example.net:5060",
+    gateways=("carrier.example.net:5060",),
     trusted_pai_sources=("192.0.2.10", "192.0.2.11"),
     mask_key="0123456789abcdef",
     events_queue="callmask:call-events",
@@ -27,7 +27,9 @@ def test_every_placeholder_is_filled() -> None:
     assert "userId=sip&token=tok_EN-123" in text
     assert '@carrier.example.net:5060"' in text
     assert 'modparam("topoh", "mask_key", "0123456789abcdef")' in text
-    assert '($si == "192.0.2.10" || $si == "192.0.2.11")' in text
+    assert (
+        '(is_in_subnet("$si", "192.0.2.10/32") || is_in_subnet("$si", "192.0.2.11/32"))' in text
+    )
     # The DID is shown on the proxy's own address when no domain is given.
     assert '"sip:$var(shown)@10.1.2.3"' in text
 
@@ -42,7 +44,10 @@ def test_without_trusted_sources_the_asserted_identity_of_a_caller_is_never_beli
     [
         {"router_token": 'x"; exit; "'},
         {"router_user": "a b"},
-        {"gateway": "$ru"},
+        {"gateways": ("$ru",)},
+        {"api_urls": ('http://x"; exit; "',)},
+        {"trusted_sources": ("10.0.0.0/8 || 1",)},
+        {"gateway_user": "u", "gateway_password": 'pa"ss'},
         {"events_queue": "q\nloadmodule"},
     ],
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import secrets
 import shutil
@@ -15,7 +16,10 @@ from urllib.parse import urlsplit
 
 MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules"
 _SAFE = re.compile(r"[A-Za-z0-9_.:\-+/\[\]]+")
+# A password goes into a double-quoted script string: no quote, backslash or control character.
+_SECRET = re.compile(r"[!#-\[\]-~]+")
 _PLACEHOLDER = re.compile(r"@@([A-Z_]+)@@")
+LOOPBACK = ("127.0.0.0/8", "::1/128")
 
 
 class KamailioError(ValueError):
@@ -27,8 +31,16 @@ class KamailioOptions:
     router_user: str
     router_token: str
     listen: str = "udp:127.0.0.1:5060"
-    callmask_url: str = "http://127.0.0.1:8080"
-    gateway: str = "127.0.0.1:5070"
+    # callmask API hosts (or load balancers), tried in order for each lookup.
+    api_urls: tuple[str, ...] = ("http://127.0.0.1:8080",)
+    # Carrier gateways, tried in order: the next on a timeout, a 408 or a 5xx.
+    gateways: tuple[str, ...] = ("127.0.0.1:5070",)
+    gateway_user: str = ""
+    gateway_password: str = ""
+    # How long a gateway may stay silent before the next is tried.
+    gateway_timeout_ms: int = 5000
+    # Addresses (or networks) whose requests the proxy serves; everyone else gets 403.
+    trusted_sources: tuple[str, ...] = LOOPBACK
     sip_domain: str = ""
     trusted_pai_sources: tuple[str, ...] = ()
     mask_key: str = field(default_factory=lambda: secrets.token_hex(16))
@@ -40,11 +52,15 @@ class KamailioOptions:
     debug: int = 1
     log_stderr: bool = True
     modules: str = MODULES
+    control_socket: str = "/run/kamailio/kamailio_ctl"
+    # A TLS listener beside the others when both are set (Debian kamailio-tls-modules).
+    tls_listen: str = ""
+    tls_cert: str = ""
+    tls_key: str = ""
 
     def values(self) -> dict[str, str]:
         redis = urlsplit(self.redis_url)
         domain = self.sip_domain or self.listen.split(":")[1]
-        trusted = " || ".join(f'$si == "{source}"' for source in self.trusted_pai_sources)
         values = {
             "DEBUG": str(self.debug),
             "LOG_STDERR": "yes" if self.log_stderr else "no",
@@ -54,28 +70,140 @@ class KamailioOptions:
             "MASK_KEY": self.mask_key,
             "MASK_IP": self.mask_ip,
             "HTTP_TIMEOUT": str(self.http_timeout_s),
-            "CALLMASK_URL": self.callmask_url.rstrip("/"),
+            "GATEWAY_TIMEOUT_MS": str(self.gateway_timeout_ms),
             "ROUTER_USER": self.router_user,
             "ROUTER_TOKEN": self.router_token,
             "SIP_DOMAIN": domain,
-            "GATEWAY": self.gateway,
             "REDIS_HOST": redis.hostname or "127.0.0.1",
             "REDIS_PORT": str(redis.port or 6379),
             "EVENTS_QUEUE": self.events_queue,
+            "CONTROL_SOCKET": self.control_socket,
         }
-        for name, value in values.items():
+        listed = {
+            "api_urls": self.api_urls,
+            "gateways": self.gateways,
+            "trusted_sources": self.trusted_sources,
+            "trusted_pai_sources": self.trusted_pai_sources,
+        }
+        tls = (self.tls_listen, self.tls_cert, self.tls_key)
+        for name, value in [*values.items(), *_items(listed), *_items({"tls": tls})]:
             # Values land inside the script and its strings: refuse anything that could
             # close a string or start a pseudo-variable.
-            if not _SAFE.fullmatch(value):
+            if value and not _SAFE.fullmatch(value):
                 raise KamailioError(f"{name.lower()} has characters a Kamailio script cannot hold")
-        values["TRUSTED_PAI"] = f"({trusted})" if trusted else "0"
+        for name, value in (("gateway_user", self.gateway_user),):
+            if value and not _SAFE.fullmatch(value):
+                raise KamailioError(f"{name} has characters a Kamailio script cannot hold")
+        if self.gateway_password and not _SECRET.fullmatch(self.gateway_password):
+            raise KamailioError("gateway_password has characters a Kamailio script cannot hold")
+        if not self.api_urls or not self.gateways:
+            raise KamailioError("at least one API URL and one gateway are needed")
+        if any(not value for value in (*self.api_urls, *self.gateways)):
+            raise KamailioError("an API URL or gateway is empty")
+        values["TRUSTED_SOURCES"] = _subnets("$si", self.trusted_sources, "trusted_sources")
+        values["TRUSTED_PAI"] = (
+            f"({_subnets('$si', self.trusted_pai_sources, 'trusted_pai_sources')})"
+            if self.trusted_pai_sources
+            else "0"
+        )
+        values.update(_api(self.api_urls))
+        values.update(self._gateways())
+        values.update(self._tls(tls))
         return values
+
+    def _gateways(self) -> dict[str, str]:
+        choice = "\n".join(
+            f"    if ($avp(gateway) == {index}) {{\n"
+            f'        $ru = "sip:" + $avp(callee) + "@{gateway}";\n'
+            "        return(1);\n    }"
+            for index, gateway in enumerate(self.gateways)
+        )
+        if bool(self.gateway_user) != bool(self.gateway_password):
+            raise KamailioError("set both the gateway user and password, or neither")
+        auth = "    return(-1);"
+        if self.gateway_user:
+            auth = (
+                f'    $avp(auth_user) = "{self.gateway_user}";\n'
+                f'    $avp(auth_password) = "{self.gateway_password}";\n'
+                "    return(1);"
+            )
+        return {"GATEWAY_CHOICE": choice, "GATEWAY_AUTH": auth}
+
+    def _tls(self, tls: tuple[str, str, str]) -> dict[str, str]:
+        listen, cert, key = tls
+        if not any(tls):
+            return {"TLS_LISTEN": "", "TLS_MODULE": ""}
+        if not (cert and key):
+            raise KamailioError("TLS needs both a certificate and a key")
+        if not listen:
+            host = self.listen.split(":")[1]
+            listen = f"tls:{host}:5061"
+        return {
+            "TLS_LISTEN": f"enable_tls=yes\nlisten={listen}",
+            "TLS_MODULE": (
+                'loadmodule "tls.so"\n'
+                f'modparam("tls", "certificate", "{cert}")\n'
+                f'modparam("tls", "private_key", "{key}")\n'
+                'modparam("tls", "method", "TLSv1.2+")\n'
+                'modparam("tls", "verify_certificate", 0)\n'
+                'modparam("tls", "require_certificate", 0)'
+            ),
+        }
+
+
+def _items(lists: dict[str, tuple[str, ...]]) -> list[tuple[str, str]]:
+    return [(name, value) for name, values in lists.items() for value in values]
+
+
+def _subnets(variable: str, sources: tuple[str, ...], name: str) -> str:
+    """A script condition true when variable (an address) is in one of sources."""
+    tests = []
+    for source in sources:
+        try:
+            network = ipaddress.ip_network(source, strict=False)
+        except ValueError as error:
+            raise KamailioError(f"{name}: {source!r} is not an IP address or network") from error
+        tests.append(f'is_in_subnet("{variable}", "{network}")')
+    return " || ".join(tests) if tests else "0"
+
+
+def _api(urls: tuple[str, ...]) -> dict[str, str]:
+    """One kept-alive connection per API host, and the lookup and event post tried on each
+    in turn until one answers (a refused connection, a timeout or a 5xx moves on)."""
+    connections, lookups, posts = [], [], []
+    for index, url in enumerate(urls):
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise KamailioError(f"api url {url!r} is not an http(s) URL")
+        name = f"callmask{index}"
+        connections.append(
+            f'modparam("http_client", "httpcon", "{name}=>{url.rstrip("/")};timeout=@@HTTP_TIMEOUT@@")'
+        )
+        retry = "($var(code) < 200 || $var(code) >= 500)"
+        lookups.append(
+            f"    if {retry} {{\n"
+            f'        $var(code) = http_connect("{name}", "$var(path)", "$var(response)");\n'
+            "    }"
+        )
+        posts.append(
+            f"    if {retry} {{\n"
+            f'        $var(code) = http_connect("{name}", "$var(path)", "application/json",'
+            ' "$var(json)", "$var(posted)");\n'
+            "    }"
+        )
+    return {
+        "HTTP_CONNECTIONS": "\n".join(connections),
+        "LOOKUP_TRIES": "\n".join(lookups),
+        "EVENT_TRIES": "\n".join(posts),
+    }
 
 
 def render(options: KamailioOptions) -> str:
     template = resources.files(__package__).joinpath("kamailio.cfg").read_text(encoding="utf-8")
     values = options.values()
-    return _PLACEHOLDER.sub(lambda match: values[match.group(1)], template)
+    text = _PLACEHOLDER.sub(lambda match: values[match.group(1)], template)
+    # Rendered blocks may hold placeholders of their own (the API connections' timeout).
+    return _PLACEHOLDER.sub(lambda match: values[match.group(1)], text)
 
 
 def write(options: KamailioOptions, path: Path) -> Path:
