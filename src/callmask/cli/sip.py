@@ -51,7 +51,9 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         config, argv = bootstrap.kamailio_run(settings, user, token)
         print(f"callmask: Kamailio on {settings.sip_listen}, config {config}", file=sys.stderr)
         os.execv(argv[0], argv)
-    except ValueError as error:  # KamailioError: a value the script cannot hold, a bad config
+    # KamailioError (a ValueError): a value the script cannot hold, or a configuration Kamailio
+    # refuses; OSError: a file that cannot be written.
+    except (ValueError, OSError) as error:
         print(f"callmask: {error}", file=sys.stderr)
         return 1
 
@@ -71,4 +73,8 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
             help=f"use (and re-token) a local router user {_DEV_ROUTER}",
         )
         if action == "config":
-            command.add_argument("--out", metavar="FILE", help="write here (mode 0600)")
+            command.add_argument(
+                "--out",
+                metavar="FILE",
+                help="write here (mode 0640, group kamailio, so Debian's kamailio user reads it)",
+            )

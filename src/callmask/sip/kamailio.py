@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import grp
+import os
 import re
 import secrets
 import shutil
 import socket
+import stat
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from importlib import resources
@@ -78,10 +82,54 @@ def render(options: KamailioOptions) -> str:
     return _PLACEHOLDER.sub(lambda match: values[match.group(1)], template)
 
 
-def write(options: KamailioOptions, path: Path) -> Path:
-    path.write_text(render(options), encoding="utf-8")
-    path.chmod(0o600)  # it holds the router token and topoh's secret
+# Debian's kamailio package runs Kamailio as user and group kamailio.
+GROUP = "kamailio"
+
+
+def write(options: KamailioOptions, path: Path, group: str | None = None) -> Path:
+    """Write the rendered configuration to path: mode 0600, or 0640 owned by group when one
+    is given and this user may hand the file to it (see `group_readable`).
+
+    It holds the router token and topoh's secret, so it is never readable by others, not even
+    for a moment: it is written to a new file (0600) in the same folder, given its group and
+    mode, then renamed over path. A reader sees the old file or the whole new one.
+    """
+    text = render(options)  # refused values leave path untouched
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+            if group is not None and _hand_to(file.fileno(), group):
+                os.fchmod(file.fileno(), 0o640)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
     return path
+
+
+def _hand_to(fd: int, group: str) -> bool:
+    try:
+        gid = grp.getgrnam(group).gr_gid
+    except KeyError:  # no such group here: Kamailio runs as someone else
+        return False
+    try:
+        os.fchown(fd, -1, gid)  # the owner stays whoever rendered it
+    except PermissionError:  # not root, and not a member of the group
+        return False
+    return True
+
+
+def group_readable(path: Path, group: str = GROUP) -> bool:
+    """Whether members of group may read path: the group owns it and has the read bit."""
+    try:
+        gid = grp.getgrnam(group).gr_gid
+    except KeyError:
+        return False
+    info = path.stat()
+    return info.st_gid == gid and bool(info.st_mode & stat.S_IRGRP)
 
 
 def binary() -> str:
