@@ -191,3 +191,18 @@ def kamailio_run(settings: Settings, user: str, token: str) -> tuple[Path, list[
     config = kamailio.write(options, folder / "kamailio.cfg")
     kamailio.check(config)
     return config, kamailio.command(config)
+
+
+def kamailio_check(settings: Settings, user: str, token: str) -> None:
+    """Render the configuration into a temporary folder and have Kamailio check it.
+
+    KamailioError (a ValueError) with Kamailio's complaint when it refuses it.
+    """
+    options = kamailio_options(settings, user, token)
+    with tempfile.TemporaryDirectory(prefix="callmask-kamailio-") as folder:
+        kamailio.check(kamailio.write(options, Path(folder) / "kamailio.cfg"))
+
+
+def kamailio_check_file(config: Path) -> None:
+    """Have Kamailio check an already rendered configuration file (KamailioError if not)."""
+    kamailio.check(config)

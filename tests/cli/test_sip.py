@@ -28,6 +28,11 @@ def configured(tmp_path: Path) -> Settings:
     )
 
 
+@pytest.fixture
+def cli_settings(tmp_path: Path) -> Settings:
+    return Settings(database_url=f"sqlite:///{tmp_path / 'cli.db'}")
+
+
 def run(settings: Settings, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
     status = main(list(argv), settings=settings)
     captured = capsys.readouterr()
@@ -125,3 +130,75 @@ def test_config_refuses_a_value_kamailio_cannot_hold_without_writing(
     status, out = run(unsafe, capsys, "sip", "config", "--out", str(target))
     assert status == 1 and "router_token" in out
     assert not target.exists()
+
+
+def test_check_renders_from_the_settings_and_kamailio_accepts_it(
+    configured: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out = run(configured, capsys, "sip", "check")
+    assert status == 0, out
+    assert out == "ok: kamailio accepts the configuration rendered from the settings\n"
+
+
+def test_check_reports_kamailios_complaint_about_what_the_settings_render(
+    configured: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A value callmask lets through (its characters are safe) and only Kamailio refuses.
+    negative = dataclasses.replace(configured, sip_children=-1)
+    status, out = run(negative, capsys, "sip", "check")
+    assert status == 1
+    assert out.startswith("callmask: kamailio rejected the configuration:\n")
+    assert "number expected" in out and "ok:" not in out
+
+
+def test_check_needs_router_credentials_like_config(
+    cli_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out = run(cli_settings, capsys, "sip", "check")
+    assert status == 2 and "CALLMASK_SIP_ROUTER_TOKEN" in out
+
+
+def test_check_dev_renders_with_a_local_router_user(
+    cli_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out = run(cli_settings, capsys, "sip", "check", "--dev")
+    assert status == 0, out
+    assert "ok: kamailio accepts the configuration rendered from the settings\n" in out
+
+
+def test_check_file_accepts_what_config_out_wrote_without_credentials(
+    configured: Settings, cli_settings: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    target = tmp_path / "callmask.cfg"
+    assert run(configured, capsys, "sip", "config", "--out", str(target))[0] == 0
+    status, out = run(cli_settings, capsys, "sip", "check", "--file", str(target))
+    assert (status, out) == (0, f"ok: kamailio accepts {target}\n")
+
+
+def test_check_file_prints_kamailios_complaint_and_fails(
+    configured: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    target = tmp_path / "callmask.cfg"
+    run(configured, capsys, "sip", "config", "--out", str(target))
+    target.write_text(target.read_text().replace("request_route {", "request_route {\n  nope();"))
+    status, out = run(configured, capsys, "sip", "check", "--file", str(target))
+    assert status == 1 and out.startswith(f"callmask: {target}: kamailio rejected")
+    # Kamailio's own words, naming the culprit, without its start-up chatter.
+    assert "failed to find command nope" in out
+    assert "loading modules under" not in out
+
+
+def test_check_file_that_is_missing_fails_with_kamailios_reason(
+    cli_settings: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    status, out = run(cli_settings, capsys, "sip", "check", "--file", str(tmp_path / "none.cfg"))
+    assert status == 1 and "No such file or directory" in out
+
+
+def test_check_takes_either_dev_or_a_file(
+    cli_settings: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["sip", "check", "--dev", "--file", str(tmp_path / "x.cfg")], settings=cli_settings)
+    assert exited.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err

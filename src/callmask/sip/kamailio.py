@@ -147,10 +147,28 @@ def command(config: Path, shared_mb: int = 512, private_mb: int = 8) -> list[str
     return [binary(), "-f", str(config), "-DD", "-E", "-m", str(shared_mb), "-M", str(private_mb)]
 
 
+def check_command(config: Path) -> list[str]:
+    """Kamailio parsing config and loading its modules, then exiting (`kamailio -c`)."""
+    return [binary(), "-c", "-f", str(config)]
+
+
+_PROCESS = re.compile(r"^\s*\d+\(\d+\)\s*")  # " 0(18631) " before each log line
+
+
 def check(config: Path) -> None:
-    done = subprocess.run([binary(), "-c", "-f", str(config)], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise KamailioError(f"kamailio rejected the configuration:\n{done.stderr[-2000:]}")
+    """Return if Kamailio accepts config; else KamailioError with Kamailio's complaint."""
+    done = subprocess.run(check_command(config), capture_output=True, text=True)
+    if done.returncode == 0:
+        return
+    output = done.stderr + done.stdout
+    # Kamailio prints its module path and listeners too; the complaint is in its error lines.
+    complaint = [
+        _PROCESS.sub("", line).strip()
+        for line in output.splitlines()
+        if re.search(r"\b(ERROR|CRITICAL|ALERT|BUG)\b", line)
+    ]
+    detail = "\n".join(complaint) if complaint else output.strip()[-2000:]
+    raise KamailioError(f"kamailio rejected the configuration:\n{detail}")
 
 
 def wait_ready(port: int, host: str = "127.0.0.1", seconds: float = 15.0) -> None:
