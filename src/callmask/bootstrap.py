@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import shlex
 import sys
 import tempfile
 import time
@@ -157,7 +158,8 @@ def kamailio_options(settings: Settings, user: str, token: str) -> kamailio.Kama
 
 
 def kamailio_config(settings: Settings, user: str, token: str, out: Path | None) -> str | None:
-    """The rendered configuration; written to out (mode 0600) instead when out is given.
+    """The rendered configuration; written to out instead when out is given, for Debian's
+    kamailio user to read (mode 0640, group kamailio) where this user may arrange it.
 
     KamailioError (a ValueError) when a value cannot go into a Kamailio script.
     """
@@ -165,8 +167,21 @@ def kamailio_config(settings: Settings, user: str, token: str, out: Path | None)
     text = kamailio.render(options)
     if out is None:
         return text
-    kamailio.write(options, out)
+    kamailio.write(options, out, group=kamailio.GROUP)
+    _say_who_reads(out)
     return None
+
+
+def _say_who_reads(config: Path) -> None:
+    if kamailio.group_readable(config, kamailio.GROUP):
+        return
+    group, path = kamailio.GROUP, shlex.quote(str(config))
+    print(
+        f"callmask: {config} is readable by you only (mode 0600): group {group} could not be"
+        f" given it here. If Kamailio runs as user {group} (Debian's package), as root:"
+        f" chgrp {group} {path} && chmod 0640 {path}",
+        file=sys.stderr,
+    )
 
 
 def kamailio_run(settings: Settings, user: str, token: str) -> tuple[Path, list[str]]:
@@ -176,3 +191,18 @@ def kamailio_run(settings: Settings, user: str, token: str) -> tuple[Path, list[
     config = kamailio.write(options, folder / "kamailio.cfg")
     kamailio.check(config)
     return config, kamailio.command(config)
+
+
+def kamailio_check(settings: Settings, user: str, token: str) -> None:
+    """Render the configuration into a temporary folder and have Kamailio check it.
+
+    KamailioError (a ValueError) with Kamailio's complaint when it refuses it.
+    """
+    options = kamailio_options(settings, user, token)
+    with tempfile.TemporaryDirectory(prefix="callmask-kamailio-") as folder:
+        kamailio.check(kamailio.write(options, Path(folder) / "kamailio.cfg"))
+
+
+def kamailio_check_file(config: Path) -> None:
+    """Have Kamailio check an already rendered configuration file (KamailioError if not)."""
+    kamailio.check(config)

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
+import grp
+import os
 import re
 from pathlib import Path
 
 import pytest
 
-from callmask.sip.kamailio import KamailioError, KamailioOptions, check, render, write
+from callmask.sip.kamailio import (
+    GROUP,
+    KamailioError,
+    KamailioOptions,
+    check,
+    group_readable,
+    render,
+    write,
+)
 
 OPTIONS = KamailioOptions(
     router_user="sip",
@@ -68,3 +79,61 @@ def test_kamailio_check_reports_a_broken_configuration(tmp_path: Path) -> None:
     broken.write_text(render(OPTIONS).replace("request_route {", "request_route {\n  nope();"))
     with pytest.raises(KamailioError, match="nope"):
         check(broken)
+
+
+def _kamailio_gid() -> int | None:
+    try:
+        return grp.getgrnam(GROUP).gr_gid
+    except KeyError:
+        return None
+
+
+@pytest.mark.skipif(_kamailio_gid() is None, reason="no group kamailio (Debian's package)")
+def test_written_for_group_kamailio_it_is_0640_in_that_group_and_still_the_writers(
+    tmp_path: Path,
+) -> None:
+    config = write(OPTIONS, tmp_path / "callmask.cfg", group=GROUP)
+    info = config.stat()
+    assert info.st_mode & 0o777 == 0o640
+    assert (info.st_uid, info.st_gid) == (os.getuid(), _kamailio_gid())
+    assert group_readable(config, GROUP)
+
+
+def test_written_for_a_group_that_does_not_exist_it_stays_readable_by_its_writer_only(
+    tmp_path: Path,
+) -> None:
+    config = write(OPTIONS, tmp_path / "callmask.cfg", group="callmask-no-such-group")
+    assert config.stat().st_mode & 0o777 == 0o600
+    assert not group_readable(config, "callmask-no-such-group")
+    assert not group_readable(config, GROUP)
+
+
+def test_a_rewrite_replaces_the_whole_file_with_its_own_mode_and_leaves_nothing_beside_it(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "callmask.cfg"
+    config.write_text("old\n")
+    config.chmod(0o644)
+    before = config.stat().st_ino
+    write(OPTIONS, config)
+    assert config.read_text() == render(OPTIONS)
+    # A new file renamed over the old one, not the old one rewritten in place.
+    assert config.stat().st_ino != before
+    assert config.stat().st_mode & 0o777 == 0o600
+    assert [path.name for path in tmp_path.iterdir()] == ["callmask.cfg"]
+
+
+def test_a_refused_value_leaves_the_existing_file_as_it_was(tmp_path: Path) -> None:
+    config = tmp_path / "callmask.cfg"
+    config.write_text("old\n")
+    with pytest.raises(KamailioError):
+        write(dataclasses.replace(OPTIONS, router_token='x"; exit; "'), config)
+    assert config.read_text() == "old\n"
+    assert [path.name for path in tmp_path.iterdir()] == ["callmask.cfg"]
+
+
+def test_a_write_that_fails_at_the_rename_leaves_no_temporary_file(tmp_path: Path) -> None:
+    (tmp_path / "callmask.cfg").mkdir()  # a folder where the file should go
+    with pytest.raises(OSError):
+        write(OPTIONS, tmp_path / "callmask.cfg")
+    assert [path.name for path in tmp_path.iterdir()] == ["callmask.cfg"]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import grp
 import ipaddress
+import os
 import re
 import secrets
 import shutil
 import socket
+import stat
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from importlib import resources
@@ -206,10 +210,54 @@ def render(options: KamailioOptions) -> str:
     return _PLACEHOLDER.sub(lambda match: values[match.group(1)], text)
 
 
-def write(options: KamailioOptions, path: Path) -> Path:
-    path.write_text(render(options), encoding="utf-8")
-    path.chmod(0o600)  # it holds the router token and topoh's secret
+# Debian's kamailio package runs Kamailio as user and group kamailio.
+GROUP = "kamailio"
+
+
+def write(options: KamailioOptions, path: Path, group: str | None = None) -> Path:
+    """Write the rendered configuration to path: mode 0600, or 0640 owned by group when one
+    is given and this user may hand the file to it (see `group_readable`).
+
+    It holds the router token and topoh's secret, so it is never readable by others, not even
+    for a moment: it is written to a new file (0600) in the same folder, given its group and
+    mode, then renamed over path. A reader sees the old file or the whole new one.
+    """
+    text = render(options)  # refused values leave path untouched
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+            if group is not None and _hand_to(file.fileno(), group):
+                os.fchmod(file.fileno(), 0o640)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
     return path
+
+
+def _hand_to(fd: int, group: str) -> bool:
+    try:
+        gid = grp.getgrnam(group).gr_gid
+    except KeyError:  # no such group here: Kamailio runs as someone else
+        return False
+    try:
+        os.fchown(fd, -1, gid)  # the owner stays whoever rendered it
+    except PermissionError:  # not root, and not a member of the group
+        return False
+    return True
+
+
+def group_readable(path: Path, group: str = GROUP) -> bool:
+    """Whether members of group may read path: the group owns it and has the read bit."""
+    try:
+        gid = grp.getgrnam(group).gr_gid
+    except KeyError:
+        return False
+    info = path.stat()
+    return info.st_gid == gid and bool(info.st_mode & stat.S_IRGRP)
 
 
 def binary() -> str:
@@ -227,10 +275,28 @@ def command(config: Path, shared_mb: int = 512, private_mb: int = 8) -> list[str
     return [binary(), "-f", str(config), "-DD", "-E", "-m", str(shared_mb), "-M", str(private_mb)]
 
 
+def check_command(config: Path) -> list[str]:
+    """Kamailio parsing config and loading its modules, then exiting (`kamailio -c`)."""
+    return [binary(), "-c", "-f", str(config)]
+
+
+_PROCESS = re.compile(r"^\s*\d+\(\d+\)\s*")  # " 0(18631) " before each log line
+
+
 def check(config: Path) -> None:
-    done = subprocess.run([binary(), "-c", "-f", str(config)], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise KamailioError(f"kamailio rejected the configuration:\n{done.stderr[-2000:]}")
+    """Return if Kamailio accepts config; else KamailioError with Kamailio's complaint."""
+    done = subprocess.run(check_command(config), capture_output=True, text=True)
+    if done.returncode == 0:
+        return
+    output = done.stderr + done.stdout
+    # Kamailio prints its module path and listeners too; the complaint is in its error lines.
+    complaint = [
+        _PROCESS.sub("", line).strip()
+        for line in output.splitlines()
+        if re.search(r"\b(ERROR|CRITICAL|ALERT|BUG)\b", line)
+    ]
+    detail = "\n".join(complaint) if complaint else output.strip()[-2000:]
+    raise KamailioError(f"kamailio rejected the configuration:\n{detail}")
 
 
 def wait_ready(port: int, host: str = "127.0.0.1", seconds: float = 15.0) -> None:
