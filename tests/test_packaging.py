@@ -80,6 +80,7 @@ def test_the_wheel_installed_alone_renders_a_configuration_kamailio_accepts(
         "CALLMASK_SIP_ROUTER_USER": "sip",
         "CALLMASK_SIP_ROUTER_TOKEN": "tok_EN-123",
         "CALLMASK_SIP_MASK_KEY": "0123456789abcdef",
+        "CALLMASK_SIP_TRUSTED": "192.0.2.10",
     }
     imported = _run(
         [venv / "bin" / "python", "-c", "import callmask; print(callmask.__file__)"],

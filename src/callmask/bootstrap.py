@@ -7,6 +7,7 @@ themselves, and never import one another; tests/test_layers.py checks the import
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 import shlex
@@ -132,7 +133,32 @@ def app_from_env() -> Starlette:
 # -- the SIP proxy's configuration, for `callmask sip` ---------------------------------------
 
 
-def kamailio_options(settings: Settings, user: str, token: str) -> kamailio.KamailioOptions:
+def _listed(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def local_api_url(settings: Settings) -> str:
+    """This install's API as `serve` listens, reached from the same host: a wildcard address
+    is not one to connect to."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(settings.host, settings.host)
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.port}"
+
+
+def kamailio_options(
+    settings: Settings, user: str, token: str, dev: bool = False
+) -> kamailio.KamailioOptions:
+    """KamailioError when the settings cannot make a configuration fit for a real trunk."""
+    trusted = _listed(settings.sip_trusted)
+    if not trusted:
+        if not dev:
+            raise kamailio.KamailioError(
+                "set CALLMASK_SIP_TRUSTED to the addresses of your carrier trunks (IPs or"
+                " networks, comma-separated): requests from anywhere else get 403. --dev"
+                " trusts loopback only"
+            )
+        trusted = kamailio.LOOPBACK
     mask_key = settings.sip_mask_key
     if not mask_key:
         mask_key = secrets.token_hex(16)
@@ -141,29 +167,37 @@ def kamailio_options(settings: Settings, user: str, token: str) -> kamailio.Kama
             " progress will not survive a restart of Kamailio with a new configuration",
             file=sys.stderr,
         )
-    trusted = tuple(ip.strip() for ip in settings.sip_trusted_pai.split(",") if ip.strip())
     return kamailio.KamailioOptions(
         router_user=user,
         router_token=token,
         listen=settings.sip_listen,
-        callmask_url=f"http://{settings.host}:{settings.port}",
-        gateway=settings.sip_gateway,
+        api_urls=_listed(settings.sip_api_url) or (local_api_url(settings),),
+        gateways=_listed(settings.sip_gateway),
+        gateway_user=settings.sip_gateway_user,
+        gateway_password=settings.sip_gateway_password,
+        trusted_sources=trusted,
         sip_domain=settings.sip_domain,
-        trusted_pai_sources=trusted,
+        trusted_pai_sources=_listed(settings.sip_trusted_pai),
         mask_key=mask_key,
         redis_url=settings.events_redis_url or "redis://127.0.0.1:6379",
         events_queue=settings.events_queue,
         children=settings.sip_children,
+        control_socket=settings.sip_control_socket,
+        tls_listen=settings.sip_tls_listen,
+        tls_cert=settings.sip_tls_cert,
+        tls_key=settings.sip_tls_key,
     )
 
 
-def kamailio_config(settings: Settings, user: str, token: str, out: Path | None) -> str | None:
+def kamailio_config(
+    settings: Settings, user: str, token: str, out: Path | None, dev: bool = False
+) -> str | None:
     """The rendered configuration; written to out instead when out is given, for Debian's
     kamailio user to read (mode 0640, group kamailio) where this user may arrange it.
 
     KamailioError (a ValueError) when a value cannot go into a Kamailio script.
     """
-    options = kamailio_options(settings, user, token)
+    options = kamailio_options(settings, user, token, dev)
     text = kamailio.render(options)
     if out is None:
         return text
@@ -184,21 +218,26 @@ def _say_who_reads(config: Path) -> None:
     )
 
 
-def kamailio_run(settings: Settings, user: str, token: str) -> tuple[Path, list[str]]:
+def kamailio_run(
+    settings: Settings, user: str, token: str, dev: bool = False
+) -> tuple[Path, list[str]]:
     """A checked configuration in a new folder, and the command that runs Kamailio on it."""
-    options = kamailio_options(settings, user, token)
     folder = Path(tempfile.mkdtemp(prefix="callmask-kamailio-"))
+    options = dataclasses.replace(
+        kamailio_options(settings, user, token, dev),
+        control_socket=str(folder / "kamailio.ctl"),
+    )
     config = kamailio.write(options, folder / "kamailio.cfg")
     kamailio.check(config)
     return config, kamailio.command(config)
 
 
-def kamailio_check(settings: Settings, user: str, token: str) -> None:
+def kamailio_check(settings: Settings, user: str, token: str, dev: bool = False) -> None:
     """Render the configuration into a temporary folder and have Kamailio check it.
 
     KamailioError (a ValueError) with Kamailio's complaint when it refuses it.
     """
-    options = kamailio_options(settings, user, token)
+    options = kamailio_options(settings, user, token, dev)
     with tempfile.TemporaryDirectory(prefix="callmask-kamailio-") as folder:
         kamailio.check(kamailio.write(options, Path(folder) / "kamailio.cfg"))
 

@@ -45,9 +45,22 @@ class Settings:
     events_queue: str = "callmask:call-events"
     # The shipped Kamailio configuration (callmask sip config / sip run).
     sip_listen: str = "udp:127.0.0.1:5060"
+    # Carrier gateways, comma-separated: the first, then the next on a timeout, 408 or 5xx.
     sip_gateway: str = "127.0.0.1:5070"
+    sip_gateway_user: str = ""
+    sip_gateway_password: str = ""
     sip_domain: str = ""
+    # Addresses or networks (comma-separated) whose requests the proxy serves: the carrier
+    # trunks. Required to render a configuration, unless --dev (loopback).
+    sip_trusted: str = ""
     sip_trusted_pai: str = ""
+    # callmask API hosts or load balancers, comma-separated, tried in order for each lookup
+    # (empty: this install's own API, as `serve` listens).
+    sip_api_url: str = ""
+    sip_tls_cert: str = ""
+    sip_tls_key: str = ""
+    sip_tls_listen: str = ""
+    sip_control_socket: str = "/run/kamailio/kamailio_ctl"
     sip_router_user: str = ""
     sip_router_token: str = ""
     sip_mask_key: str = ""

@@ -143,6 +143,10 @@ def test_sip_config_renders_from_settings_and_dev_makes_a_working_router(
     configured = dataclasses.replace(
         cli_settings, sip_router_user="sip", sip_router_token="abc", sip_mask_key="k1"
     )
+    # Without the trunks' addresses there is nothing to trust but --dev's loopback.
+    status, out = run(configured, capsys, "sip", "config")
+    assert status == 1 and "CALLMASK_SIP_TRUSTED" in out
+    configured = dataclasses.replace(configured, sip_trusted="192.0.2.10")
     status, out = run(configured, capsys, "sip", "config")
     assert status == 0 and "userId=sip&token=abc" in out and '"mask_key", "k1"' in out
     target = tmp_path / "kamailio.cfg"

@@ -25,6 +25,7 @@ def configured(tmp_path: Path) -> Settings:
         sip_router_user="sip",
         sip_router_token="tok_EN-123",
         sip_mask_key="0123456789abcdef",
+        sip_trusted="192.0.2.10,198.51.100.0/24",
     )
 
 

@@ -385,9 +385,9 @@ def ringing_callee(number: str, did: str, caller_number: str) -> str:
         + _message(_header_reply("180 Ringing", number))
         + f'<recv request="CANCEL"><action>{forbid}</action></recv>\n'
         + _message(_header_reply("200 OK", number))
-        + _message(_header_reply(
-                "487 Request Terminated", number, "CSeq:[$invite_cseq]", "[$invite_vias]"
-            ))
+        + _message(
+            _header_reply("487 Request Terminated", number, "CSeq:[$invite_cseq]", "[$invite_vias]")
+        )
         + f'<recv request="ACK"><action>{forbid}</action></recv>\n</scenario>\n'
     )
 

@@ -38,9 +38,7 @@ def test_every_placeholder_is_filled() -> None:
     assert "userId=sip&token=tok_EN-123" in text
     assert '@carrier.example.net:5060"' in text
     assert 'modparam("topoh", "mask_key", "0123456789abcdef")' in text
-    assert (
-        '(is_in_subnet("$si", "192.0.2.10/32") || is_in_subnet("$si", "192.0.2.11/32"))' in text
-    )
+    assert '(is_in_subnet("$si", "192.0.2.10/32") || is_in_subnet("$si", "192.0.2.11/32"))' in text
     # The DID is shown on the proxy's own address when no domain is given.
     assert '"sip:$var(shown)@10.1.2.3"' in text
 

@@ -56,16 +56,16 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     try:
         if args.action == "config":
             text = bootstrap.kamailio_config(
-                settings, user, token, Path(args.out) if args.out else None
+                settings, user, token, Path(args.out) if args.out else None, args.dev
             )
             if text is not None:
                 print(text, end="")
             return 0
         if args.action == "check":
-            bootstrap.kamailio_check(settings, user, token)
+            bootstrap.kamailio_check(settings, user, token, args.dev)
             print("ok: kamailio accepts the configuration rendered from the settings")
             return 0
-        config, argv = bootstrap.kamailio_run(settings, user, token)
+        config, argv = bootstrap.kamailio_run(settings, user, token, args.dev)
         print(f"callmask: Kamailio on {settings.sip_listen}, config {config}", file=sys.stderr)
         os.execv(argv[0], argv)
     # KamailioError (a ValueError): a value the script cannot hold, or a configuration Kamailio

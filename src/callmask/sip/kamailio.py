@@ -180,8 +180,9 @@ def _api(urls: tuple[str, ...]) -> dict[str, str]:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise KamailioError(f"api url {url!r} is not an http(s) URL")
         name = f"callmask{index}"
+        base = url.rstrip("/")
         connections.append(
-            f'modparam("http_client", "httpcon", "{name}=>{url.rstrip("/")};timeout=@@HTTP_TIMEOUT@@")'
+            f'modparam("http_client", "httpcon", "{name}=>{base};timeout=@@HTTP_TIMEOUT@@")'
         )
         retry = "($var(code) < 200 || $var(code) >= 500)"
         lookups.append(
