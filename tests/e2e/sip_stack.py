@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -11,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from callmask.bootstrap import build_services
 from callmask.config import Settings
@@ -58,6 +61,30 @@ class Stack:
         assert answer["status"] == "success", answer
         return answer
 
+    def statistic(self, name: str) -> int:
+        """One of the proxy's counters, read through its control socket."""
+        done = subprocess.run(
+            ["kamcmd", "-s", f"unix:{self.folder / 'kamailio.ctl'}", "stats.get_statistics", name],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+        found = re.search(rf"{name} = (\d+)", done.stdout)
+        assert found is not None, done.stdout + done.stderr
+        return int(found.group(1))
+
+    def route_lookups(self) -> float:
+        """Route lookups callmask has answered, from its metrics."""
+        import httpx
+
+        text = httpx.get(self.api + "/metrics", timeout=10).text
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("callmask_http_requests_total{") and "Masking/route" in line
+        )
+
     def unset(self, **selectors: str) -> dict[str, object]:
         import httpx
 
@@ -100,8 +127,17 @@ def kamailio_running(
 
 @contextmanager
 def sip_stack(
-    folder: Path, callmask_up: bool = True, trusted: tuple[str, ...] = (), **env: str
+    folder: Path,
+    callmask_up: bool = True,
+    trusted: tuple[str, ...] = (),
+    first_gateway: str = "",
+    first_api: str = "",
+    kamailio: dict[str, Any] | None = None,
+    **env: str,
 ) -> Iterator[Stack]:
+    """callmask serving a seeded database and Kamailio in front of it. first_gateway and
+    first_api put another gateway or API host ahead of the working one (to fail over from);
+    kamailio overrides other options of the proxy."""
     database_url = f"sqlite:///{folder / 'calls.db'}"
     client, router = asyncio.run(_seed(database_url))
     queue = f"callmask:test:{secrets.token_hex(4)}"
@@ -117,18 +153,19 @@ def sip_stack(
             router_user="sip",
             router_token=router,
             listen=f"udp:127.0.0.1:{sip_port}",
-            api_urls=(api,),
-            gateways=(f"127.0.0.1:{gateway_port}",),
+            api_urls=tuple(url for url in (first_api, api) if url),
+            gateways=tuple(gw for gw in (first_gateway, f"127.0.0.1:{gateway_port}") if gw),
             control_socket=str(folder / "kamailio.ctl"),
             events_queue=queue,
             trusted_pai_sources=trusted,
             children=4,
             debug=int(os.environ.get("CALLMASK_TEST_KAMAILIO_DEBUG", "1")),
         )
+        options = dataclasses.replace(options, **(kamailio or {}))
         try:
-            with kamailio_running(options, folder, sip_port) as kamailio:
+            with kamailio_running(options, folder, sip_port) as process:
                 yield Stack(
-                    folder, api, client, sip_port, gateway_port, database_url, queue, kamailio
+                    folder, api, client, sip_port, gateway_port, database_url, queue, process
                 )
         finally:
             _drop_queue(queue)

@@ -392,6 +392,61 @@ def ringing_callee(number: str, did: str, caller_number: str) -> str:
     )
 
 
+def failing_gateway(status: str = "503 Service Unavailable") -> str:
+    """A carrier gateway that refuses every call."""
+    return (
+        HEADER
+        + '<scenario name="failing gateway">\n<recv request="INVITE"/>\n'
+        + _message(
+            f"SIP/2.0 {status}\n[last_Via:]\n[last_From:]\n"
+            "[last_To:];tag=[pid]SIPpTag01[call_number]\n[last_Call-ID:]\n[last_CSeq:]\n"
+            "Content-Length: 0\n"
+        )
+        + '<recv request="ACK"/>\n</scenario>\n'
+    )
+
+
+def challenging(callee_xml: str, user: str, password: str, realm: str, status: int) -> str:
+    """callee_xml behind a carrier that first answers 401 or 407 with a digest challenge.
+    After a 401 the call is taken only with a correct answer for user and password (sipp's
+    verifyauth reads Authorization only: a 407's Proxy-Authorization is checked by the test
+    from the message trace)."""
+    header, reason = {
+        401: ("WWW-Authenticate", "Unauthorized"),
+        407: ("Proxy-Authenticate", "Proxy Authentication Required"),
+    }[status]
+    challenge = (
+        '<recv request="INVITE"/>\n'
+        + _message(
+            f"SIP/2.0 {status} {reason}\n[last_Via:]\n[last_From:]\n"
+            "[last_To:];tag=[pid]SIPpTag09[call_number]\n[last_Call-ID:]\n[last_CSeq:]\n"
+            f'{header}: Digest realm="{realm}", nonce="[pid]n[call_number]", '
+            "algorithm=MD5\nContent-Length: 0\n"
+        )
+        + '<recv request="ACK"/>\n'
+    )
+    first = callee_xml.index('<recv request="INVITE"')
+    if status == 407:
+        return callee_xml[:first] + challenge + callee_xml[first:]
+    action = callee_xml.index("</action>", first)
+    end = callee_xml.index("</recv>", action) + len("</recv>\n")
+    verify = f'<verifyauth assign_to="authvalid" username="{user}" password="{password}"/>'
+    # A wrong answer waits for a request that never comes: the call fails on that timeout.
+    check = (
+        '<nop hide="true" test="authvalid" next="authorised"/>\n'
+        '<recv request="UNAUTHORISED" timeout="500"/>\n<label id="authorised"/>\n'
+    )
+    return (
+        callee_xml[:first]
+        + challenge
+        + callee_xml[first:action]
+        + verify
+        + callee_xml[action:end]
+        + check
+        + callee_xml[end:]
+    )
+
+
 @dataclass
 class Sipp:
     """One sipp run: its scenario file, its process, and where its errors are written."""
@@ -427,6 +482,8 @@ def start(
     calls: int = 1,
     rate: float | None = None,
     seconds: int = 20,
+    local_ip: str = "127.0.0.1",
+    extra: tuple[str, ...] = (),
 ) -> Sipp:
     scenario = folder / f"{name}.xml"
     scenario.write_text(scenario_xml, encoding="iso-8859-1")
@@ -437,7 +494,7 @@ def start(
         "-sf",
         str(scenario),
         "-i",
-        "127.0.0.1",
+        local_ip,
         "-p",
         str(local_port),
         "-mp",
@@ -456,6 +513,7 @@ def start(
         command += ["-cid_str", call_id_prefix + "-%u-%p@%s"]
     if rate is not None:
         command += ["-r", str(rate), "-l", str(max(calls, 1))]
+    command += extra
     if remote is not None:
         command.append(remote)
     process = subprocess.Popen(

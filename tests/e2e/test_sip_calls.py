@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -12,6 +14,7 @@ import redis
 
 from tests.e2e import sipp
 from tests.e2e.sip_stack import Stack, free_udp_port, sip_stack
+from tests.support import free_port
 
 M1, M2, STRANGER = "+919876543210", "+919812345678", "+919700000001"
 
@@ -250,3 +253,125 @@ def test_the_callers_cancel_reason_does_not_reach_the_callee(stack: Stack) -> No
     m1, m2 = "+919876500013", "+919812300013"
     did = str(stack.masking(m1, m2)["mask"])
     run_pair(stack, sipp.ringing_callee(m2, did, m1), sipp.cancelling_caller(m1, did, m2))
+
+
+# -- who may use the proxy, and where calls go when a carrier or an API host fails -----------
+
+
+def test_an_invite_from_an_untrusted_source_gets_403_without_a_lookup(tmp_path: Path) -> None:
+    with sip_stack(tmp_path, kamailio={"trusted_sources": ("127.0.0.1/32",)}) as wary:
+        did = str(wary.masking(M1, M2)["mask"])
+        lookups = wary.route_lookups()
+        caller = sipp.start(
+            sipp.caller(M1, did, M2, final=403),
+            wary.folder,
+            "scanner",
+            free_udp_port(),
+            free_udp_port() & ~1,
+            remote=f"127.0.0.1:{wary.sip_port}",
+            local_ip="127.0.0.2",
+        )
+        assert caller.wait() == 0, caller.errors()
+        assert wary.statistic("callmask_untrusted") == 1
+        assert wary.route_lookups() == lookups
+        # The trusted trunk is still served.
+        call(wary, M1, M2, did)
+        assert wary.route_lookups() == lookups + 1
+
+
+def test_a_silent_first_gateway_fails_over_to_the_second(tmp_path: Path) -> None:
+    silent = f"127.0.0.1:{free_udp_port()}"
+    with sip_stack(tmp_path, first_gateway=silent, kamailio={"gateway_timeout_ms": 1500}) as stack:
+        did = str(stack.masking(M1, M2)["mask"])
+        started = time.monotonic()
+        call(stack, M1, M2, did)
+        assert time.monotonic() - started >= 1.5
+
+
+def test_a_first_gateway_answering_503_fails_over_to_the_second(tmp_path: Path) -> None:
+    refusing = free_udp_port()
+    with sip_stack(tmp_path, first_gateway=f"127.0.0.1:{refusing}") as stack:
+        did = str(stack.masking(M1, M2)["mask"])
+        gateway = sipp.start(
+            sipp.failing_gateway(), stack.folder, "refusing", refusing, free_udp_port() & ~1
+        )
+        call(stack, M1, M2, did)
+        assert gateway.wait() == 0, gateway.errors()
+
+
+def test_a_gateways_401_gets_a_correct_digest_answer(tmp_path: Path) -> None:
+    credentials = {"gateway_user": "callmask-trunk", "gateway_password": "s3cret!pass"}
+    with sip_stack(tmp_path, kamailio=credentials) as stack:
+        did = str(stack.masking(M1, M2)["mask"])
+        callee = sipp.challenging(
+            sipp.callee(M2, did, M1), "callmask-trunk", "s3cret!pass", "carrier.example", 401
+        )
+        run_pair(stack, callee, sipp.caller(M1, did, M2))
+
+
+def test_a_gateways_407_gets_a_correct_digest_answer(tmp_path: Path) -> None:
+    user, password, realm = "callmask-trunk", "s3cret!pass", "carrier.example"
+    with sip_stack(
+        tmp_path, kamailio={"gateway_user": user, "gateway_password": password}
+    ) as stack:
+        did = str(stack.masking(M1, M2)["mask"])
+        callee_xml = sipp.challenging(sipp.callee(M2, did, M1), user, password, realm, 407)
+        uas = sipp.start(
+            callee_xml,
+            stack.folder,
+            "callee",
+            stack.gateway_port,
+            free_udp_port() & ~1,
+            extra=("-trace_msg",),
+        )
+        uac = sipp.start(
+            sipp.caller(M1, did, M2),
+            stack.folder,
+            "caller",
+            free_udp_port(),
+            free_udp_port() & ~1,
+            remote=f"127.0.0.1:{stack.sip_port}",
+        )
+        assert uac.wait() == 0 and uas.wait() == 0, uac.errors() + uas.errors()
+        [trace] = stack.folder.glob("callee_*_messages.log")
+        answer = re.search(r"Proxy-Authorization: Digest ([^\r\n]+)", trace.read_text())
+        assert answer is not None
+        fields = dict(re.findall(r'(\w+)="([^"]*)"', answer.group(1)))
+        assert (fields["username"], fields["realm"]) == (user, realm)
+        ha1 = hashlib.md5(f"{user}:{realm}:{password}".encode()).hexdigest()
+        ha2 = hashlib.md5(f"INVITE:{fields['uri']}".encode()).hexdigest()
+        expected = hashlib.md5(f"{ha1}:{fields['nonce']}:{ha2}".encode()).hexdigest()
+        assert fields["response"] == expected
+
+
+def test_a_wrong_gateway_password_does_not_connect(tmp_path: Path) -> None:
+    credentials = {"gateway_user": "callmask-trunk", "gateway_password": "wrong"}
+    with sip_stack(tmp_path, kamailio=credentials) as stack:
+        did = str(stack.masking(M1, M2)["mask"])
+        callee = sipp.start(
+            sipp.challenging(sipp.callee(M2, did, M1), "callmask-trunk", "right", "c.example", 401),
+            stack.folder,
+            "callee",
+            stack.gateway_port,
+            free_udp_port() & ~1,
+            seconds=5,
+        )
+        caller = sipp.start(
+            sipp.caller(M1, did, M2, final=407),
+            stack.folder,
+            "caller",
+            free_udp_port(),
+            free_udp_port() & ~1,
+            remote=f"127.0.0.1:{stack.sip_port}",
+            seconds=5,
+        )
+        caller.wait()
+        assert callee.wait() != 0
+
+
+def test_a_dead_first_api_host_sends_lookups_to_the_second(tmp_path: Path) -> None:
+    with sip_stack(tmp_path, first_api=f"http://127.0.0.1:{free_port()}") as stack:
+        did = str(stack.masking(M1, M2)["mask"])
+        lookups = stack.route_lookups()
+        call(stack, M1, M2, did)
+        assert stack.route_lookups() == lookups + 1
