@@ -375,3 +375,20 @@ def test_a_dead_first_api_host_sends_lookups_to_the_second(tmp_path: Path) -> No
         lookups = stack.route_lookups()
         call(stack, M1, M2, did)
         assert stack.route_lookups() == lookups + 1
+
+
+def test_with_redis_down_calls_route_and_their_records_arrive_over_http(tmp_path: Path) -> None:
+    nowhere = f"redis://127.0.0.1:{free_port()}"
+    with sip_stack(tmp_path, kamailio={"redis_url": nowhere}) as stack:
+        for index in range(3):
+            m1, m2 = f"+91987650002{index}", f"+91981230002{index}"
+            did = str(stack.masking(m1, m2)["mask"])
+            call(stack, m1, m2, did)
+            [record] = records(stack, m1, "completed")
+            assert record["masking_id"] is not None and record["duration_s"] is not None
+        assert stack.statistic("callmask_events_http") == 9
+        assert stack.statistic("callmask_events_lost") == 0
+        # An outage is told once, not once per event.
+        log = (stack.folder / "kamailio.log").read_text(errors="replace")
+        assert log.count("Redis unreachable") == 1
+        assert len([line for line in log.splitlines() if "redis" in line.lower()]) < 20
