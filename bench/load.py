@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.cpu import cpu_seconds, machine_cores, machine_ticks
+
 SCRIPTS = Path(__file__).parent / "wrk"
 
 _UNITS_US = {"us": 1.0, "ms": 1_000.0, "s": 1_000_000.0, "m": 60_000_000.0}
@@ -130,19 +132,6 @@ def parse(output: str) -> Result:
     )
 
 
-def _cpu_seconds(pids: Sequence[int]) -> float | None:
-    """User plus system CPU time of processes so far, from /proc; None if none can be read."""
-    total, seen = 0.0, False
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        seen = True
-    return total if seen else None
-
-
 def _waits(pids: Sequence[int]) -> int | None:
     """Voluntary context switches of processes so far: each time one blocked on something."""
     total, seen = 0, False
@@ -156,17 +145,6 @@ def _waits(pids: Sequence[int]) -> int | None:
                 total += int(line.split()[1])
                 seen = True
     return total if seen else None
-
-
-def _machine_ticks() -> tuple[int, int] | None:
-    """(busy, total) clock ticks of all CPUs so far, from /proc/stat."""
-    try:
-        first = Path("/proc/stat").read_text().split("\n", 1)[0].split()
-    except OSError:
-        return None
-    ticks = [int(value) for value in first[1:9]]
-    idle = ticks[3] + ticks[4]
-    return sum(ticks) - idle, sum(ticks)
 
 
 def _children_cpu() -> float:
@@ -183,18 +161,18 @@ def run(
 ) -> Result:
     """Run wrk once; measure the CPU of the server's and the database's processes meanwhile."""
     command = load.command(wrk)
-    server_before = _cpu_seconds(server_pids)
-    db_before, waits_before = _cpu_seconds(db_pids), _waits(db_pids)
-    machine_before = _machine_ticks()
+    server_before = cpu_seconds(server_pids)
+    db_before, waits_before = cpu_seconds(db_pids), _waits(db_pids)
+    machine_before = machine_ticks()
     client_before, started = _children_cpu(), time.monotonic()
     finished = subprocess.run(
         command, capture_output=True, text=True, timeout=load.duration_s + 60, check=False
     )
     elapsed = time.monotonic() - started
     client_cpu = (_children_cpu() - client_before) / elapsed
-    server_after = _cpu_seconds(server_pids)
-    db_after, waits_after = _cpu_seconds(db_pids), _waits(db_pids)
-    machine_after = _machine_ticks()
+    server_after = cpu_seconds(server_pids)
+    db_after, waits_after = cpu_seconds(db_pids), _waits(db_pids)
+    machine_after = machine_ticks()
     output = finished.stdout + finished.stderr
     if log is not None:
         with log.open("a", encoding="utf-8") as out:
@@ -209,8 +187,5 @@ def run(
         result.db_cpu = (db_after - db_before) / elapsed
     if waits_before is not None and waits_after is not None:
         result.db_waits = waits_after - waits_before
-    if machine_before is not None and machine_after is not None:
-        busy = machine_after[0] - machine_before[0]
-        total = machine_after[1] - machine_before[1]
-        result.machine_cpu = busy / total * (os.cpu_count() or 1) if total else None
+    result.machine_cpu = machine_cores(machine_before, machine_after)
     return result

@@ -155,6 +155,9 @@ UNSET = "/api/v2/Masking/unset"
 ROUTE = "/api/v2/Masking/route"
 
 
+CALL_EVENT = "/api/v2/Masking/callEvent"
+
+
 SSID = "/api/v2/auth/ssid"
 
 
@@ -320,6 +323,14 @@ def route_from(
     if bearer is not None:
         headers["Authorization"] = f"Bearer {bearer}"
     return live.get("/api/v2/Masking/route", params=params, headers=headers)
+
+
+def event_from(
+    live: Live, address: str, event: dict[str, object], bearer: str | None = None
+) -> httpx.Response:
+    """A call event posted as the SIP proxy posts it, from address; the router's token."""
+    headers = {"X-Forwarded-For": address, "Authorization": f"Bearer {bearer or live.router_token}"}
+    return live.post(CALL_EVENT, json=event, headers=headers)
 
 
 # An address of the documentation range, as a client behind the trusted proxy.

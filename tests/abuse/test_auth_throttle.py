@@ -12,6 +12,7 @@ from tests.support import (
     B,
     Live,
     assert_limited,
+    event_from,
     limits,
     listing,
     new_ssid,
@@ -73,6 +74,15 @@ def test_route_honours_an_address_lockout_but_not_a_neighbours(live: Live) -> No
     assert_limited(route_from(live, X, query, live.router_token))
     assert_limited(route_from(live, X, {**query, "userId": "sip", "token": live.router_token}))
     assert route_from(live, Y, query, live.router_token).json()["action"] == "connect"
+
+
+@limits(auth_fail_limit_ip=2, auth_fail_window_seconds=60)
+def test_call_events_count_failures_and_honour_an_address_lockout(live: Live) -> None:
+    event = {"event": "answer", "callId": "c1", "ts": 1767225601000}
+    assert event_from(live, X, event, bearer="guess").json()["code"] == Code.INVALID_TOKEN
+    fail(live, X)
+    assert_limited(event_from(live, X, event), "failed authentications")
+    assert event_from(live, Y, event).json()["status"] == "success"
 
 
 @limits(auth_fail_limit_user=3, auth_fail_window_seconds=60)

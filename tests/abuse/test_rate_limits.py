@@ -17,6 +17,8 @@ from tests.support import (
     Live,
     add_user,
     assert_limited,
+    count,
+    event_from,
     limits,
     listing,
     post_from,
@@ -53,6 +55,23 @@ def test_every_limited_endpoint_draws_on_the_account_and_route_on_nothing(live: 
     for _ in range(10):
         answer = route_from(live, X, {"caller": A, "mask": DID0}, live.router_token).json()
         assert answer["action"] == "connect", answer
+
+
+@limits(
+    rate_limit_ip_per_second=1.0,
+    rate_limit_ip_burst=1,
+    rate_limit_account_per_second=1.0,
+    rate_limit_account_burst=1,
+)
+def test_call_events_are_never_limited_by_address_or_account(live: Live) -> None:
+    assert listing(live, X).json()["status"] == "success"
+    assert_limited(listing(live, X), "address")  # X is out of tokens ...
+    # ... yet the SIP proxy there posts every event it has: a refused one would be lost.
+    for n in range(10):
+        event = {"event": "failed", "callId": f"c{n}", "status": 486, "ts": 1767225601000}
+        answer = event_from(live, X, event).json()
+        assert answer["status"] == "success", answer
+    assert count(live, "calls") == 10
 
 
 @limits(rate_limit_ip_per_second=1.0, rate_limit_ip_burst=3)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import orjson
 import pytest
 
@@ -156,3 +158,21 @@ def test_a_rejected_number_shows_only_its_last_four_digits() -> None:
         parse_call_event(orjson.dumps({**START, "caller": "09876543210"}))
     assert "3210" in caught.value.detail
     assert "987654" not in caught.value.detail
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"event": "answer", "callId": "c1", "ts": 1767225600},
+        {"event": "answer", "callId": "c1", "ts": 2**60},
+        {"event": "end", "callId": "c1", "ts": TS, "duration": -1},
+        {"event": "end", "callId": "c1", "ts": TS, "duration": 2**31},
+    ],
+)
+def test_an_out_of_range_time_is_refused_without_a_run_of_digits_a_log_would_flag(
+    fields: dict[str, object],
+) -> None:
+    # Refusals are logged; "between 1000000000000 and 9007199254740992" reads as a number.
+    with pytest.raises(InvalidParameters) as caught:
+        parse_call_event(orjson.dumps(fields))
+    assert not re.search(r"\d{7}", caught.value.detail), caught.value.detail

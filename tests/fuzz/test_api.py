@@ -50,7 +50,10 @@ CHECKS = [
 
 # Operations that only read: no answer of theirs, accepted or not, may change stored data.
 WRITERS = {("POST", "/api/v2/Masking/set"), ("POST", "/api/v2/Masking/unset")}
-WRITERS |= {("POST", "/api/v2/auth/ssid")}
+WRITERS |= {("POST", "/api/v2/auth/ssid"), ("POST", "/api/v2/Masking/callEvent")}
+# Operations whose body is not parameters (callEvent's is the call event): credentials go in
+# the URL, as the SIP proxy sends them.
+URL_CREDENTIALS = {"/api/v2/Masking/callEvent"}
 
 OPERATIONS = [
     (method.upper(), path) for path, item in openapi.document()["paths"].items() for method in item
@@ -95,6 +98,9 @@ def _dress(case: Any, data: st.DataObject, live: Live, users: Users) -> None:
     real = ["client", "analyst", "router", "bearer", "ssid"] * 2
     kind = data.draw(st.sampled_from(real + sorted(set(kinds) - set(real))), label="credentials")
     params, headers = kinds[kind]
+    if params and case.path in URL_CREDENTIALS:
+        case.query = {**(case.query or {}), **params}
+        params = {}
     target = case.query if case.method == "GET" else case.body
     if case.method == "GET" and target is None:
         case.query = target = {}

@@ -467,7 +467,15 @@ def test_request_example_is_answered_as_documented(
     sent = _real(json_example["value"], live, users)
     if path.endswith("/Masking/set"):
         sent["m2"] = 919812345681  # not a seeded pair: a new masking
-    response = live.post(path, content=orjson.dumps(sent), headers={"Content-Type": media_type})
+    # Credentials an operation takes in the URL (callEvent, whose body is the event itself).
+    query = {
+        parameter["name"]: _real(parameter["example"], live, users)
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] == "query" and parameter["name"] in ("userId", "token")
+    }
+    response = live.post(
+        path, content=orjson.dumps(sent), params=query, headers={"Content-Type": media_type}
+    )
     answer = response.json()
     assert response.status_code == 200
     # unset (the one example that ends maskings) runs after set in each server: a fresh one

@@ -17,7 +17,7 @@ import pytest
 
 from callmask import logs
 from tests.e2e.servers import stop, wait_until_up
-from tests.support import Live, free_port
+from tests.support import CALL_EVENT, Live, free_port
 
 A, B = "+919812345670", "+919812345671"
 SET = "/api/v2/Masking/set"
@@ -134,6 +134,26 @@ def test_a_request_without_a_usable_id_gets_a_fresh_one(live: Live, lines: io.St
     # A route lookup carries both numbers in its query string; the access line has neither.
     route = [line for line in records(lines) if line.get("endpoint") == "/api/v2/Masking/route"]
     assert route and A[4:] not in json.dumps(route)
+
+
+def test_the_sip_proxys_lookups_and_events_are_logged_at_debug_the_rest_at_info(
+    live: Live, lines: io.StringIO
+) -> None:
+    bearer = {"Authorization": f"Bearer {live.router_token}"}
+    live.route(A, live.pool[0])
+    event = {"event": "answer", "callId": "c1", "ts": 1767225601000}
+    assert live.post(CALL_EVENT, json=event, headers=bearer).json()["status"] == "success"
+    assert live.post("/api/v2/Masking/list", json=live.auth()).json()["status"] == "success"
+    levels = {
+        str(line["endpoint"]): line["level"]
+        for line in records(lines)
+        if line["logger"] == "callmask.access"
+    }
+    assert levels == {
+        "/api/v2/Masking/route": "DEBUG",
+        CALL_EVENT: "DEBUG",
+        "/api/v2/Masking/list": "INFO",
+    }
 
 
 def test_an_unknown_path_is_logged_with_its_numbers_masked(live: Live, lines: io.StringIO) -> None:

@@ -94,11 +94,15 @@ def _identifier(data: dict[str, Any], field: str) -> str:
     return value
 
 
-def _integer(data: dict[str, Any], field: str, low: int, high: int) -> int:
+def _integer(data: dict[str, Any], field: str, low: int, high: int, bounds: str = "") -> int:
+    """bounds: how the message states the range, when its figures would read as a phone
+    number in a log line ("between 1000000000000 and 9007199254740992")."""
     value = data.get(field)
     # Events are JSON that Kamailio writes: an integer is a JSON integer, never a string.
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidParameters(f"{field} must be an integer")
+    if bounds and not low <= value <= high:
+        raise InvalidParameters(f"{field} must be {bounds}")
     return fields.bounded(value, field, low, high)
 
 
@@ -126,7 +130,7 @@ def parse_call_event(raw: bytes | str) -> CallEvent:
     if not isinstance(kind, str) or kind not in _OUTCOME:
         raise InvalidParameters("event must be one of start, answer, end, failed")
     call_id = _identifier(data, "callId")
-    ts_ms = _integer(data, "ts", _MIN_TS_MS, _MAX_TS_MS)
+    ts_ms = _integer(data, "ts", _MIN_TS_MS, _MAX_TS_MS, "Unix time in milliseconds")
     if kind == "start":
         return CallEvent(
             "start",
@@ -140,7 +144,7 @@ def parse_call_event(raw: bytes | str) -> CallEvent:
     if kind == "answer":
         return CallEvent("answer", call_id, ts_ms, sip_status=200)
     if kind == "end":
-        duration_s = _integer(data, "duration", 0, _MAX_DURATION_S)
+        duration_s = _integer(data, "duration", 0, _MAX_DURATION_S, "whole seconds, 0 to 2**31 - 1")
         # Only a confirmed dialog ends with a BYE: it was answered even if "answer" is lost.
         return CallEvent("end", call_id, ts_ms, duration_s=duration_s, sip_status=200)
     # A call that never connected talked for no time at all.

@@ -23,7 +23,17 @@ from starlette.routing import Route
 from callmask import logs
 from callmask.config import Settings
 from callmask.domain.errors import InvalidParameters, MaskingError, SomethingWentWrong
-from callmask.http import auth, envelope, health, maskings, openapi, reports, routing, webhooks
+from callmask.http import (
+    auth,
+    envelope,
+    events,
+    health,
+    maskings,
+    openapi,
+    reports,
+    routing,
+    webhooks,
+)
 from callmask.http.api import STATE_KEY, Api
 from callmask.http.fastroute import FastRoute
 from callmask.http.guard import Guard
@@ -42,6 +52,8 @@ ENDPOINTS: tuple[tuple[str, Endpoint, list[str]], ...] = (
     ("/Masking/unset", maskings.unset_masking, ["POST"]),
     # Its GET form never reaches the router: the fast path answers it (fastroute.py).
     ("/Masking/route", routing.route, ["POST"]),
+    # Where the SIP proxy posts a call event when its Redis queue is unreachable.
+    ("/Masking/callEvent", events.call_event, ["POST"]),
     ("/Masking/get", maskings.get_maskings, ["POST"]),
     ("/Masking/list", maskings.list_maskings, ["POST"]),
     ("/callreport/masklist", reports.masklist, ["POST"]),

@@ -1,8 +1,9 @@
 """Who gets in, and how often: rate limits and failed-authentication lockouts per request.
 
 Rate limits (a token bucket per client address, then per account) apply to set, unset, the
-queries and auth/ssid, never to route: the SIP proxy's lookups must not wait on them. Failed
-authentications are counted on every endpoint, route included: once an address or a userId
+queries and auth/ssid, never to route or callEvent: the SIP proxy's lookups must not wait on
+them, and a call event it is refused is lost. Failed authentications are counted on every
+endpoint, those two included: once an address or a userId
 has failed too often, its requests are refused before any credential is looked at, so
 guessing stops even for a guess that would have been right.
 
@@ -89,6 +90,15 @@ class Guard:
             if now - self._known.get(pair, -_KNOWN_S) >= _KNOWN_REFRESH_S:
                 self._remember(pair, now)
         return principal
+
+    async def authenticate_proxy(
+        self, address: str, params: dict[str, Any], authorization: str
+    ) -> Principal:
+        """How the SIP proxy authenticates (route, callEvent): `Authorization: Bearer <token>`
+        unless the parameters carry an ssid, else userId+token or ssid."""
+        if authorization[:7].lower() == "bearer " and not params.get("ssid"):
+            return await self.authenticate_bearer(address, authorization[7:].strip())
+        return await self.authenticate(address, params)
 
     async def authenticate_bearer(self, address: str, token: str) -> Principal:
         self._check_lockouts(address, None)

@@ -21,10 +21,7 @@ async def route_payload(
     app: Api, params: dict[str, Any], authorization: str, address: str
 ) -> dict[str, Any]:
     """Where the call from caller to mask goes, as the envelope's fields."""
-    if authorization[:7].lower() == "bearer " and not params.get("ssid"):
-        principal = await app.guard.authenticate_bearer(address, authorization[7:].strip())
-    else:
-        principal = await app.guard.authenticate(address, params)
+    principal = await app.guard.authenticate_proxy(address, params, authorization)
     decision = await app.services.routing.route_call(
         principal, params.get("caller"), params.get("mask")
     )

@@ -26,8 +26,11 @@ _UNMATCHED = "unmatched"
 # Probes and scrapes arrive every few seconds; their lines would drown the API's. Route
 # lookups come once per call from the SIP proxy: a JSON line each (~18 us) would cost as much
 # as the lookup and its framework together, and every call is recorded in the calls table
-# and counted in the metrics anyway; they are written at DEBUG.
-_QUIET = frozenset({"/healthz", "/readyz", "/metrics", "/api/v2/Masking/route"})
+# and counted in the metrics anyway; they are written at DEBUG. So are the call events the
+# proxy posts while its queue is away (several per call), for the same reasons.
+_QUIET = frozenset(
+    {"/healthz", "/readyz", "/metrics", "/api/v2/Masking/route", "/api/v2/Masking/callEvent"}
+)
 
 
 class Telemetry:

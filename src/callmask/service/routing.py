@@ -1,5 +1,5 @@
 """Use cases of calls: where a call to a pool number goes (the hot path of every call), and
-recording what the SIP proxy reports of each call."""
+recording what the SIP proxy reports of each call, through its queue or posted directly."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from callmask.domain import webhooks
-from callmask.domain.calls import CallEvent
+from callmask.domain.calls import CallEvent, parse_call_event
 from callmask.domain.errors import InvalidParameters, PermissionDenied
 from callmask.domain.masking import Masking
 from callmask.domain.numbers import E164, normalise
@@ -55,6 +55,16 @@ class Routing:
         if last is not None:
             return Route("reject", masking=last, sip_code=403, reason="masking expired")
         return Route("reject", sip_code=403, reason="caller has no masking on this number")
+
+    async def report_call_event(self, principal: Principal, raw: bytes) -> CallEvent:
+        """An event the SIP proxy sent itself (its queue was unreachable), stored at once as
+        record_call_event stores a queued one; InvalidRequestData or InvalidParameters if it is
+        malformed (nothing stored), DatabaseUnavailable if it could not be stored."""
+        if principal.role != "router":
+            raise PermissionDenied("this endpoint needs the router role")
+        event = parse_call_event(raw)
+        await self.record_call_event(event)
+        return event
 
     async def record_call_event(self, event: CallEvent) -> None:
         """Store one event the SIP proxy reported; storing it again changes nothing.
