@@ -372,10 +372,11 @@ def run(ladder: Sequence[int], cap: int, seconds: int, maskings: int) -> list[St
             router_user=seed.ROUTER,
             router_token=credentials.router_token,
             listen=f"udp:127.0.0.1:{sip_port}",
-            callmask_url=api.url,
-            gateway=f"127.0.0.1:{gateway_port}",
+            api_urls=(api.url,),
+            gateways=(f"127.0.0.1:{gateway_port}",),
             events_queue=queue,
             log_stderr=True,
+            control_socket=str(work / "kamailio.ctl"),
         )
         config = write(options, work / "kamailio.cfg")
         log = (work / "kamailio.log").open("wb")

@@ -388,7 +388,8 @@ def test_with_redis_down_calls_route_and_their_records_arrive_over_http(tmp_path
             assert record["masking_id"] is not None and record["duration_s"] is not None
         assert stack.statistic("callmask_events_http") == 9
         assert stack.statistic("callmask_events_lost") == 0
-        # An outage is told once, not once per event.
+        # An outage is told once by the script; ndb_redis tries (and logs) once per SIP
+        # worker and disable interval (10 s), not once for each of the 9 events.
         log = (stack.folder / "kamailio.log").read_text(errors="replace")
         assert log.count("Redis unreachable") == 1
-        assert len([line for line in log.splitlines() if "redis" in line.lower()]) < 20
+        assert log.count("unable to reconnect to redis server") <= 4
