@@ -23,7 +23,9 @@ INSERT_MASKING = (
     "INSERT INTO maskings (masking_id, account_id, m1, m2, pair_lo, pair_hi, mask, event_id,"
     " created_ms, expires_ms, ended_ms, end_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-INSERT_CALL = f"INSERT INTO calls ({CALL_COLUMNS}) VALUES ({', '.join('?' * 14)})"
+INSERT_CALL = (
+    f"INSERT INTO calls ({CALL_COLUMNS}) VALUES ({', '.join('?' * len(CALL_COLUMNS.split(',')))})"
+)
 
 
 @dataclass

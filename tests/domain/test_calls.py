@@ -62,6 +62,15 @@ def test_end_carries_its_duration_and_implies_an_answered_call() -> None:
     )
 
 
+def test_end_with_cause_limit_says_the_proxy_ended_it_at_its_time_limit() -> None:
+    event = parse_call_event(_raw(event="end", callId="c1", ts=TS, duration=90, cause="limit"))
+    assert (event.outcome, event.duration_s, event.ended_by) == ("completed", 90, "limit")
+
+
+def test_end_without_cause_was_ended_by_a_party() -> None:
+    assert parse_call_event(_raw(event="end", callId="c1", ts=TS, duration=9)).ended_by is None
+
+
 def test_failed_carries_its_status_and_no_talk_time() -> None:
     event = parse_call_event(_raw(event="failed", callId="c1", ts=TS, status=486))
     assert (event.outcome, event.sip_status, event.duration_s, event.ended_ms) == (
@@ -136,6 +145,12 @@ def test_ts_is_required() -> None:
         ({"event": "end", "callId": "c1", "ts": TS, "duration": 4.2}, "duration"),
         ({"event": "end", "callId": "c1", "ts": TS, "duration": -1}, "duration"),
         ({"event": "end", "callId": "c1", "ts": TS, "duration": 2**31}, "duration"),
+        ({"event": "end", "callId": "c1", "ts": TS, "duration": 9, "cause": "LIMIT"}, "cause"),
+        ({"event": "end", "callId": "c1", "ts": TS, "duration": 9, "cause": "bye"}, "cause"),
+        ({"event": "end", "callId": "c1", "ts": TS, "duration": 9, "cause": ""}, "cause"),
+        ({"event": "end", "callId": "c1", "ts": TS, "duration": 9, "cause": None}, "cause"),
+        ({"event": "end", "callId": "c1", "ts": TS, "duration": 9, "cause": 1}, "cause"),
+        ({"event": "end", "callId": "c1", "ts": TS, "duration": 9, "cause": ["limit"]}, "cause"),
         ({"event": "failed", "callId": "c1", "ts": TS}, "status"),
         ({"event": "failed", "callId": "c1", "ts": TS, "status": "486"}, "status"),
         ({"event": "failed", "callId": "c1", "ts": TS, "status": 200}, "status"),

@@ -173,6 +173,20 @@ async def test_every_arrival_order_of_a_call_gives_the_same_record(store: Store)
         assert _without_time(record) == dataclasses.replace(COMPLETED, call_id=call_id), order
 
 
+async def test_a_call_ended_at_its_time_limit_says_so_whatever_the_order(store: Store) -> None:
+    await _masking(store)
+    limited = dataclasses.replace(END, ended_by="limit")
+    for number, order in enumerate(permutations((START, ANSWER, limited))):
+        call_id = f"call-{number}"
+        for event in order:
+            await _store(store, dataclasses.replace(event, call_id=call_id), NOW)
+        # An end without the cause (a replay from an older proxy) does not erase it.
+        await _store(store, dataclasses.replace(END, call_id=call_id), NOW)
+        record = await _record(store, call_id)
+        expected = dataclasses.replace(COMPLETED, call_id=call_id, ended_by="limit")
+        assert _without_time(record) == expected, order
+
+
 @pytest.mark.parametrize(
     ("events", "outcome", "sip_status"),
     [

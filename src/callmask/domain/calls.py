@@ -14,6 +14,9 @@ from callmask.domain.numbers import E164, redact
 
 EventKind = Literal["start", "answer", "end", "failed"]
 Outcome = Literal["ringing", "answered", "completed", "failed"]
+# Why the proxy ended a call, when it was not one of the parties hanging up: "limit", its
+# time limit ran out.
+EndedBy = Literal["limit"]
 
 _OUTCOME: dict[str, Outcome] = {
     "start": "ringing",
@@ -49,6 +52,7 @@ class CallEvent:
     callee: E164 | None = None
     duration_s: int | None = None
     sip_status: int | None = None
+    ended_by: EndedBy | None = None
 
     @property
     def outcome(self) -> Outcome:
@@ -85,6 +89,7 @@ class CallRecord:
     sip_status: int | None
     outcome: Outcome
     updated_ms: int
+    ended_by: EndedBy | None = None
 
 
 def _identifier(data: dict[str, Any], field: str) -> str:
@@ -109,6 +114,14 @@ def _number(data: dict[str, Any], field: str) -> E164:
     if not _E164.fullmatch(value):
         raise InvalidParameters(f"{field} {redact(value)} is not an E.164 number")
     return E164(value)
+
+
+def _ended_by(data: dict[str, Any]) -> EndedBy | None:
+    if "cause" not in data:
+        return None
+    if data["cause"] != "limit":
+        raise InvalidParameters("cause must be limit when given")
+    return "limit"
 
 
 def parse_call_event(raw: bytes | str) -> CallEvent:
@@ -141,8 +154,11 @@ def parse_call_event(raw: bytes | str) -> CallEvent:
         return CallEvent("answer", call_id, ts_ms, sip_status=200)
     if kind == "end":
         duration_s = _integer(data, "duration", 0, _MAX_DURATION_S)
+        ended_by = _ended_by(data)
         # Only a confirmed dialog ends with a BYE: it was answered even if "answer" is lost.
-        return CallEvent("end", call_id, ts_ms, duration_s=duration_s, sip_status=200)
+        return CallEvent(
+            "end", call_id, ts_ms, duration_s=duration_s, sip_status=200, ended_by=ended_by
+        )
     # A call that never connected talked for no time at all.
     status = _integer(data, "status", 300, 699)
     return CallEvent("failed", call_id, ts_ms, duration_s=0, sip_status=status)

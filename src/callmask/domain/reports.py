@@ -234,6 +234,7 @@ def call_view(record: CallRecord) -> dict[str, Any]:
         "duration": record.duration_s,
         "sipStatus": record.sip_status,
         "status": record.outcome,
+        "endedBy": record.ended_by,
     }
 
 
@@ -250,6 +251,7 @@ CSV_COLUMNS = (
     "duration",
     "sipStatus",
     "status",
+    "endedBy",
 )
 # A cell starting with one of these is a formula to a spreadsheet; eventId is client text.
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
@@ -275,6 +277,7 @@ def masking_view(record: MaskingRecord, now_ms: int) -> dict[str, Any]:
         "eventId": m.event_id,
         "created_time": m.created_ms // 1000,
         "expiry_time": m.expiry_seconds,
+        "callTimeLimit": m.call_time_limit,
         "status": "active" if ended is None else "ended",
         "ended_time": None if ended is None else _seconds(ended[0]),
         "endReason": None if ended is None else ended[1],

@@ -37,6 +37,7 @@ async def route_payload(
             callerId=decision.masking.mask,
             maskingId=decision.masking.masking_id,
             eventId=decision.masking.event_id,
+            callTimeLimit=decision.call_time_limit,
         )
     return envelope.success_payload(
         decision.reason,

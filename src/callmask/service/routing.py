@@ -11,6 +11,7 @@ from callmask.domain.calls import CallEvent
 from callmask.domain.errors import InvalidParameters, PermissionDenied
 from callmask.domain.masking import Masking
 from callmask.domain.numbers import E164, normalise
+from callmask.domain.rules import effective_call_time_limit
 from callmask.service.accounts import Principal
 from callmask.service.context import Context, storage_failures
 from callmask.storage.base import StorageUnavailable
@@ -24,6 +25,7 @@ class Route:
     to: E164 | None = None
     sip_code: int = 200
     reason: str = ""
+    call_time_limit: int = 0
 
 
 class Routing:
@@ -32,6 +34,7 @@ class Routing:
         self._store = context.store
         self._outbox = context.outbox
         self._region = context.settings.default_region
+        self._call_time_limit = context.settings.call_time_limit
 
     async def route_call(self, principal: Principal, caller: object, mask: object) -> Route:
         """Where a call from caller to the pool number mask must go."""
@@ -45,10 +48,16 @@ class Routing:
             return Route("reject", sip_code=403, reason="caller has no masking on this number")
         now_ms = self._context.now_ms()
         with storage_failures(StorageUnavailable):
-            masking = await self._store.route(did, who, now_ms)
-            if masking is not None:
+            found = await self._store.route(did, who, now_ms)
+            if found is not None:
+                masking, account_limit = found
+                limit = effective_call_time_limit(
+                    masking.call_time_limit, account_limit, self._call_time_limit
+                )
                 other = masking.other_party(who)
-                return Route("connect", masking=masking, caller=who, to=other)
+                return Route(
+                    "connect", masking=masking, caller=who, to=other, call_time_limit=limit
+                )
             if await self._store.pool_owner(did) is None:
                 return Route("reject", sip_code=404, reason="unknown number")
             last = await self._store.last_masking(did, who)

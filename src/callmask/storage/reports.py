@@ -181,6 +181,5 @@ async def calls_page(db: Executor, query: CallQuery) -> list[CallRecord]:
 
 async def maskings_page(db: Executor, query: MaskingQuery) -> list[MaskingRecord]:
     statement, args = masking_statement(query, db.dialect)
-    return [
-        MaskingRecord(Masking(*row[:8]), row[8], row[9]) for row in await db.fetch(statement, *args)
-    ]
+    rows = await db.fetch(statement, *args)
+    return [MaskingRecord(Masking(*row[:9]), row[9], row[10]) for row in rows]
