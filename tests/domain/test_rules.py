@@ -10,6 +10,8 @@ from callmask.domain.rules import (
     account_call_time_limit,
     call_time_limit,
     effective_call_time_limit,
+    out_of_session,
+    reject_code,
 )
 
 
@@ -91,3 +93,36 @@ def test_the_maskings_limit_wins_then_the_accounts_then_the_global_default() -> 
     assert effective_call_time_limit(None, 90, 120) == 90
     assert effective_call_time_limit(None, 0, 120) == 0
     assert effective_call_time_limit(None, None, 120) == 120
+
+
+@pytest.mark.parametrize(
+    ("value", "rule"),
+    [
+        ("reject", ("reject", None)),
+        (" reject ", ("reject", None)),
+        ("forward:+918012345678", ("forward", "+918012345678")),
+        ("forward:08012345678", ("forward", "+918012345678")),
+        ("forward:+91 80 1234 5678", ("forward", "+918012345678")),
+        ("forward:+14155550123", ("forward", "+14155550123")),
+    ],
+)
+def test_out_of_session_is_reject_or_forward_to_a_normalised_number(
+    value: str, rule: tuple[str, str | None]
+) -> None:
+    assert out_of_session(value, "IN") == rule
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", "drop", "Reject", "reject:403", "forward", "forward:", "forward:12ab", "forward:+1"],
+)
+def test_out_of_session_refuses_anything_else(value: str) -> None:
+    with pytest.raises(InvalidParameters, match="--out-of-session"):
+        out_of_session(value, "IN")
+
+
+def test_reject_code_is_one_of_403_404_480() -> None:
+    assert [reject_code(code) for code in ("403", "404", " 480 ")] == [403, 404, 480]
+    for bad in ("200", "486", "", "abc", "４０４", "+403"):
+        with pytest.raises(InvalidParameters, match="--reject-code must be one of 403, 404, 480"):
+            reject_code(bad)

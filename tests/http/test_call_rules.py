@@ -18,6 +18,7 @@ from tests.support import (
     MASKING_LIST,
     MASKLIST,
     NOW,
+    OTHER_DID,
     ROUTE,
     A,
     B,
@@ -152,3 +153,160 @@ def test_the_ended_webhook_says_the_call_was_ended_at_its_limit(live: Live) -> N
         receiver.wait_for(lambda r: "call.ended" in [got.json["type"] for got in r.got()])
     [ended] = [got.json for got in receiver.got() if got.json["type"] == "call.ended"]
     assert (ended["data"]["callId"], ended["data"]["endedBy"]) == ("cut", "limit")
+
+
+# -- out-of-session callers -------------------------------------------------------------------
+
+FALLBACK = "+918012345678"  # the account's call centre, outside every pool
+
+
+def _bearer(live: Live) -> dict[str, str]:
+    return {"Authorization": f"Bearer {live.router_token}"}
+
+
+@pytest.mark.parametrize("code", ["404", "480"])
+def test_an_account_can_reject_out_of_session_callers_with_its_own_sip_code(
+    live: Live, code: str
+) -> None:
+    live.set(m1=A, m2=B, expiry_duration=5)
+    assert account(live, "set", "acme", "--out-of-session", "reject", "--reject-code", code) == 0
+    stranger = live.route(C, DID0)
+    withheld = live.route("anonymous", DID0)
+    assert (stranger["action"], stranger["sipCode"]) == ("reject", int(code))
+    assert stranger["reason"] == "caller has no masking on this number"
+    assert (withheld["action"], withheld["sipCode"]) == ("reject", int(code))
+    live.clock.advance(301)
+    expired = live.route(A, DID0)
+    assert (expired["sipCode"], expired["reason"]) == (int(code), "masking expired")
+    # Another account's number, and a number in no pool, answer as before.
+    assert live.route(C, OTHER_DID)["sipCode"] == 403
+    assert live.route(C, "+918040000009")["sipCode"] == 404
+    # A caller with a live masking is still connected.
+    live.set(m1=C, m2=D)
+    assert live.route(C, DID0)["action"] == "connect"
+
+
+@pytest.mark.parametrize("settings", [{"call_time_limit": 120}], indirect=True)
+def test_an_account_can_forward_out_of_session_callers_to_its_fallback(live: Live) -> None:
+    live.set(m1=A, m2=B, callTimeLimit=30)
+    assert account(live, "set", "acme", "--out-of-session", "forward:08012345678") == 0
+    assert live.route(C, DID0) == {
+        "status": "success",
+        "code": 200,
+        "message": "forward",
+        "action": "forward",
+        "caller": C,
+        "to": FALLBACK,
+        "callerId": DID0,
+        "maskingId": "",
+        "callTimeLimit": 120,
+    }
+    # The account's default limit applies; the masking's own is for its parties' calls.
+    account(live, "set", "acme", "--call-time-limit", "60")
+    forwarded = live.route("anonymous", DID1)
+    assert (forwarded["caller"], forwarded["callerId"], forwarded["callTimeLimit"]) == (
+        "",
+        DID1,
+        60,
+    )
+    assert live.route(A, DID0)["action"] == "connect"
+    assert live.route(A, DID0)["callTimeLimit"] == 30
+    assert live.route(C, "+918040000009")["sipCode"] == 404
+
+
+def test_the_forward_answer_is_the_same_by_get_and_by_post(live: Live) -> None:
+    account(live, "set", "acme", "--out-of-session", "forward:+918012345678")
+    for caller in (C, "anonymous", ""):
+        params = {"caller": caller, "mask": DID0}
+        got = live.get(ROUTE, params=params, headers=_bearer(live))
+        posted = live.post(ROUTE, json=params, headers=_bearer(live))
+        assert got.json() == posted.json() and got.json()["action"] == "forward", caller
+
+
+def test_a_fallback_that_became_a_pool_number_is_rejected_not_looped(live: Live) -> None:
+    account(live, "set", "acme", "--out-of-session", "forward:" + FALLBACK)
+    assert main(["pool", "add", "--user", "other", FALLBACK], settings=live.settings) == 0
+    answer = live.route(C, DID0)
+    assert (answer["action"], answer["sipCode"]) == ("reject", 403)
+
+
+def _forwarded_call(live: Live, call_id: str, caller: E164 | None, at_ms: int) -> None:
+    record_calls(
+        live,
+        CallEvent(
+            "start", call_id, at_ms, None, E164(DID0), caller, E164(FALLBACK), action="forward"
+        ),
+        CallEvent("answer", call_id, at_ms + 2_000, sip_status=200),
+        CallEvent("end", call_id, at_ms + 12_000, duration_s=10, sip_status=200),
+    )
+
+
+def test_forwarded_calls_are_in_the_report_as_forward_with_their_own_status(live: Live) -> None:
+    analyst = add_user(live, "acme-ops", "acme", Permission.LIST_CALL_LOG)
+    masking = live.set(m1=A, m2=B, eventId="order-1")
+    _limited_call(live, "masked", masking)
+    _forwarded_call(live, "fwd", E164(C), NOW_MS - 100_000)
+    _forwarded_call(live, "fwd-anon", None, NOW_MS - 90_000)
+    record_calls(
+        live,
+        CallEvent(
+            "start",
+            "fwd-busy",
+            NOW_MS - 80_000,
+            None,
+            E164(DID0),
+            E164(D),
+            E164(FALLBACK),
+            action="forward",
+        ),
+        CallEvent("failed", "fwd-busy", NOW_MS - 79_000, duration_s=0, sip_status=486),
+    )
+    answer = as_analyst(live, analyst, MASKLIST)
+    calls = {call["callId"]: call for call in answer["calls"]}  # type: ignore[attr-defined]
+    assert calls["fwd"] == {
+        "callId": "fwd",
+        "maskingId": None,
+        "eventId": None,
+        "mask": DID0,
+        "caller": C,
+        "callee": FALLBACK,
+        "startTime": "2025-12-31T23:58:20.000Z",
+        "answerTime": "2025-12-31T23:58:22.000Z",
+        "endTime": "2025-12-31T23:58:32.000Z",
+        "duration": 10,
+        "sipStatus": 200,
+        "status": "completed",
+        "endedBy": None,
+        "action": "forward",
+    }
+    assert calls["fwd-anon"]["caller"] is None
+    assert (calls["fwd-busy"]["status"], calls["fwd-busy"]["sipStatus"]) == ("failed", 486)
+    assert calls["masked"]["action"] == "connect"
+
+    def ids(**filters: object) -> list[str]:
+        found = as_analyst(live, analyst, MASKLIST, **filters)
+        assert found["status"] == "success", found
+        return sorted(str(call["callId"]) for call in found["calls"])  # type: ignore[attr-defined]
+
+    assert ids(action="forward") == ["fwd", "fwd-anon", "fwd-busy"]
+    assert ids(action="connect") == ["masked"]
+    assert ids(action="forward", status="failed") == ["fwd-busy"]
+    assert ids(party=FALLBACK) == ["fwd", "fwd-anon", "fwd-busy"]
+    assert ids(maskingId=masking["maskingId"]) == ["masked"]
+    assert ids(eventId="order-1") == ["masked"]
+    assert_error(
+        as_analyst(live, analyst, MASKLIST, action="drop"), Code.INVALID_PARAMETERS, "action"
+    )
+
+
+@pytest.mark.parametrize("settings", [{"webhook_poll_seconds": 0.05}], indirect=True)
+def test_a_forwarded_call_is_announced_forwarded_then_answered_and_ended(live: Live) -> None:
+    with Receiver().running() as receiver:
+        set_webhook(live, "acme", receiver.url)
+        _forwarded_call(live, "fwd", E164(C), NOW_MS - 100_000)
+        receiver.wait_for(lambda r: len(r.unique()) == 3)
+    got = [request.json for request in receiver.unique().values()]
+    assert sorted(body["type"] for body in got) == ["call.answered", "call.ended", "call.forwarded"]
+    for body in got:
+        assert body["accountId"] == "acme"
+        assert (body["data"]["action"], body["data"]["callee"]) == ("forward", FALLBACK)

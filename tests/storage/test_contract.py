@@ -191,6 +191,37 @@ async def test_account_rules_are_written_replaced_and_read_back(store: Store) ->
     assert await store.account_rules("other") is None
 
 
+async def test_owner_rules_are_the_accounts_own_or_the_defaults_and_none_off_the_pool(
+    store: Store,
+) -> None:
+    assert await store.owner_rules(X) is None
+    await _pool(store, X)
+    assert await store.owner_rules(X) == AccountRules("acme")
+    forwarding = AccountRules("acme", 60, "forward", E164("+918012345678"))
+    await store.set_account_rules(forwarding, NOW)
+    assert await store.owner_rules(X) == forwarding
+    rejecting = AccountRules("acme", None, "reject", None, 480)
+    await store.set_account_rules(rejecting, NOW + 1)
+    assert await store.owner_rules(X) == rejecting
+    assert await store.account_rules("acme") == rejecting
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        AccountRules("acme", reject_code=500),
+        AccountRules("acme", out_of_session="drop"),  # type: ignore[arg-type]
+        AccountRules("acme", call_time_limit=86_401),
+    ],
+)
+async def test_the_database_refuses_rules_outside_their_domain(
+    store: Store, bad: AccountRules
+) -> None:
+    with pytest.raises(WriteFailed):
+        await store.set_account_rules(bad, NOW)
+    assert await store.account_rules("acme") is None
+
+
 async def test_an_account_is_known_by_its_users_or_its_pool(store: Store) -> None:
     assert not await store.account_known("acme")
     await _pool(store, X)

@@ -9,7 +9,7 @@ from callmask.cli.errors import BadValue, CliError
 from callmask.domain.errors import InvalidParameters
 from callmask.domain.permissions import Permission, parse_permissions, stored
 from callmask.domain.reports import iso
-from callmask.domain.rules import AccountRules
+from callmask.domain.rules import DEFAULT_REJECT_CODE, REJECT_CODES, AccountRules
 from callmask.service import Services
 from callmask.service.accounts import Principal, fingerprint
 
@@ -121,6 +121,9 @@ def _rules_shown(rules: AccountRules, default_limit: int, as_json: bool) -> str:
         return json.dumps(
             {
                 "account": rules.account_id,
+                "outOfSession": rules.out_of_session,
+                "forwardTo": rules.forward_to,
+                "rejectCode": rules.reject_code,
                 "callTimeLimit": limit,
                 "defaultCallTimeLimit": default_limit,
             }
@@ -133,15 +136,25 @@ def _rules_shown(rules: AccountRules, default_limit: int, as_json: bool) -> str:
         calls = f"{seconds(default_limit)} (CALLMASK_CALL_TIME_LIMIT)"
     else:
         calls = seconds(limit)
-    return f"{rules.account_id}: call time limit {calls}, unless the masking sets its own"
+    if rules.out_of_session == "forward":
+        others = f"forwarded to {rules.forward_to}"
+    else:
+        others = f"rejected with {rules.reject_code}"
+    return (
+        f"{rules.account_id}: call time limit {calls}, unless the masking sets its own;"
+        f" callers without a live masking on the number called are {others}"
+    )
 
 
 async def _account_set(services: Services, args: argparse.Namespace) -> str:
-    if args.call_time_limit is None:
-        raise BadValue("give --call-time-limit")
+    if args.call_time_limit is None and args.out_of_session is None and args.reject_code is None:
+        raise BadValue("give --out-of-session, --reject-code or --call-time-limit")
     try:
         changed = await services.rules.change_rules(
-            args.account, call_time_limit=args.call_time_limit
+            args.account,
+            call_time_limit=args.call_time_limit,
+            out_of_session=args.out_of_session,
+            reject_code=args.reject_code,
         )
     except InvalidParameters as error:
         raise BadValue(error.detail) from None
@@ -161,10 +174,24 @@ def add_account_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     account = commands.add_parser("account", help="an account's rules for its calls")
     actions = account.add_subparsers(dest="action", required=True)
     change = actions.add_parser(
-        "set", help="change the account's rules; what is not given stays as it is"
+        "set",
+        help="change the account's rules; what is not given stays as it is (a bad value:"
+        " exit status 2, nothing changed)",
     )
     change.add_argument(
         "account", metavar="ACCOUNT", help="the account, as `user add` names it (--account)"
+    )
+    change.add_argument(
+        "--out-of-session",
+        metavar="reject|forward:+E164",
+        help="what a call from someone without a live masking on the number called gets:"
+        " rejected (with --reject-code), or forwarded to this number, outside every pool",
+    )
+    change.add_argument(
+        "--reject-code",
+        metavar="|".join(map(str, REJECT_CODES)),
+        help=f"the SIP code of a rejected out-of-session call (default {DEFAULT_REJECT_CODE});"
+        " with --out-of-session reject",
     )
     change.add_argument(
         "--call-time-limit",

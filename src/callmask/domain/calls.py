@@ -17,6 +17,9 @@ Outcome = Literal["ringing", "answered", "completed", "failed"]
 # Why the proxy ended a call, when it was not one of the parties hanging up: "limit", its
 # time limit ran out.
 EndedBy = Literal["limit"]
+# How the proxy handled the call (its start event says): connected the masking's parties, or
+# forwarded an out-of-session caller to the account's fallback number, with no masking.
+Action = Literal["connect", "forward"]
 
 _OUTCOME: dict[str, Outcome] = {
     "start": "ringing",
@@ -53,6 +56,7 @@ class CallEvent:
     duration_s: int | None = None
     sip_status: int | None = None
     ended_by: EndedBy | None = None
+    action: Action | None = None  # on a start event
 
     @property
     def outcome(self) -> Outcome:
@@ -90,6 +94,9 @@ class CallRecord:
     outcome: Outcome
     updated_ms: int
     ended_by: EndedBy | None = None
+    # None until the start event arrives, and for calls recorded before the proxy said; those
+    # were all masked calls.
+    action: Action | None = None
 
 
 def _identifier(data: dict[str, Any], field: str) -> str:
@@ -124,6 +131,43 @@ def _ended_by(data: dict[str, Any]) -> EndedBy | None:
     return "limit"
 
 
+def _action(data: dict[str, Any]) -> Action:
+    # A proxy from before forwarding sends no action: its calls are all masked.
+    action = data.get("action", "connect")
+    if action == "connect":
+        return "connect"
+    if action == "forward":
+        return "forward"
+    raise InvalidParameters("action must be connect or forward when given")
+
+
+def _start(call_id: str, ts_ms: int, data: dict[str, Any]) -> CallEvent:
+    if _action(data) == "connect":
+        return CallEvent(
+            "start",
+            call_id,
+            ts_ms,
+            masking_id=_identifier(data, "maskingId"),
+            mask=_number(data, "mask"),
+            caller=_number(data, "caller"),
+            callee=_number(data, "callee"),
+            action="connect",
+        )
+    # A forwarded call has no masking, and its caller may have withheld their number.
+    if data.get("maskingId", "") != "":
+        raise InvalidParameters("maskingId must be empty on a forwarded call")
+    withheld = data.get("caller", "") == ""
+    return CallEvent(
+        "start",
+        call_id,
+        ts_ms,
+        mask=_number(data, "mask"),
+        caller=None if withheld else _number(data, "caller"),
+        callee=_number(data, "callee"),
+        action="forward",
+    )
+
+
 def parse_call_event(raw: bytes | str) -> CallEvent:
     """One event from the SIP proxy's queue; InvalidRequestData or InvalidParameters if malformed.
 
@@ -141,15 +185,7 @@ def parse_call_event(raw: bytes | str) -> CallEvent:
     call_id = _identifier(data, "callId")
     ts_ms = _integer(data, "ts", _MIN_TS_MS, _MAX_TS_MS)
     if kind == "start":
-        return CallEvent(
-            "start",
-            call_id,
-            ts_ms,
-            masking_id=_identifier(data, "maskingId"),
-            mask=_number(data, "mask"),
-            caller=_number(data, "caller"),
-            callee=_number(data, "callee"),
-        )
+        return _start(call_id, ts_ms, data)
     if kind == "answer":
         return CallEvent("answer", call_id, ts_ms, sip_status=200)
     if kind == "end":

@@ -18,6 +18,8 @@ DEFAULT_WINDOW_MS = 24 * 3_600_000
 MAX_WINDOW_DAYS = 31
 MAX_WINDOW_MS = MAX_WINDOW_DAYS * 24 * 3_600_000
 CALL_STATUSES = ("ringing", "answered", "completed", "failed")
+# connect: a masked call; forward: an out-of-session caller sent to the account's fallback.
+CALL_ACTIONS = ("connect", "forward")
 MaskingStatus = Literal["active", "ended", "all"]
 
 _MAX_TEXT = 255
@@ -38,6 +40,7 @@ class CallQuery:
     statuses: tuple[str, ...] = ()
     min_duration_s: int | None = None
     max_duration_s: int | None = None
+    actions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +157,7 @@ def call_query(params: Mapping[str, Any], account_id: str, now_ms: int, region: 
     if low is not None and high is not None and low > high:
         raise InvalidParameters("minDuration must not exceed maxDuration")
     statuses = choices(params["status"], "status", CALL_STATUSES) if given(params, "status") else ()
+    actions = choices(params["action"], "action", CALL_ACTIONS) if given(params, "action") else ()
     return CallQuery(
         account_id,
         start_ms,
@@ -166,6 +170,7 @@ def call_query(params: Mapping[str, Any], account_id: str, now_ms: int, region: 
         statuses=statuses,
         min_duration_s=low,
         max_duration_s=high,
+        actions=actions,
     )
 
 
@@ -235,6 +240,7 @@ def call_view(record: CallRecord) -> dict[str, Any]:
         "sipStatus": record.sip_status,
         "status": record.outcome,
         "endedBy": record.ended_by,
+        "action": record.action or "connect",
     }
 
 
@@ -252,6 +258,7 @@ CSV_COLUMNS = (
     "sipStatus",
     "status",
     "endedBy",
+    "action",
 )
 # A cell starting with one of these is a formula to a spreadsheet; eventId is client text.
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")

@@ -1,20 +1,31 @@
-"""Per-call rules: how long a call may last, and (per account) defaults for the account's calls.
+"""Per-call rules: how long a call may last, and what an account does with callers who have
+no live masking on the number they called (out-of-session callers).
 
 A call's time limit is the masking's own if its set gave one, else its account's default if
 the account has one, else the global CALLMASK_CALL_TIME_LIMIT; it is resolved at each route
 lookup, so a changed default reaches live maskings (docs/decisions.md, "Per-call rules").
+An out-of-session call is rejected with the account's SIP code (403 unless it chose another),
+or forwarded to the account's fallback number.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from callmask.domain import fields
 from callmask.domain.errors import InvalidParameters
+from callmask.domain.numbers import E164, normalise
 
 # A day: longer than any call a masking is for, and a bound the proxy's timer takes as is.
 MAX_CALL_TIME_LIMIT_S = 86_400
 NO_LIMIT = 0
+OutOfSession = Literal["reject", "forward"]
+# What a rejected out-of-session call hears: 403 Forbidden (the default, and what callmask
+# always answered), 404 Not Found (as if the number did not exist) or 480 Temporarily
+# Unavailable (as if nobody were there).
+REJECT_CODES = (403, 404, 480)
+DEFAULT_REJECT_CODE = 403
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +34,9 @@ class AccountRules:
 
     account_id: str
     call_time_limit: int | None = None
+    out_of_session: OutOfSession = "reject"
+    forward_to: E164 | None = None  # the fallback number, when out_of_session is "forward"
+    reject_code: int = DEFAULT_REJECT_CODE
 
 
 def call_time_limit(value: object, field: str = "callTimeLimit") -> int:
@@ -61,3 +75,22 @@ def effective_call_time_limit(masking: int | None, account: int | None, default:
     if account is not None:
         return account
     return default
+
+
+def out_of_session(value: str, region: str) -> tuple[OutOfSession, E164 | None]:
+    """`--out-of-session`: "reject", or "forward:" and the fallback number (any form set takes,
+    normalised to E.164)."""
+    kind, colon, number = value.strip().partition(":")
+    if kind == "reject" and not colon:
+        return "reject", None
+    if kind == "forward" and colon:
+        return "forward", normalise(number, "the --out-of-session forward number", region)
+    raise InvalidParameters("--out-of-session must be reject or forward:+E164")
+
+
+def reject_code(value: str) -> int:
+    """`--reject-code`: one of REJECT_CODES."""
+    text = value.strip()
+    if not text.isascii() or not text.isdigit() or int(text) not in REJECT_CODES:
+        raise InvalidParameters(f"--reject-code must be one of {', '.join(map(str, REJECT_CODES))}")
+    return int(text)

@@ -138,6 +138,10 @@ class Store(Protocol):
 
     async def pool_owner(self, number: E164) -> str | None: ...
 
+    async def owner_rules(self, number: E164) -> AccountRules | None:
+        """The rules of the account whose pool holds number (its defaults if it set none);
+        None when no pool holds it. Read when a call does not connect."""
+
     async def last_masking(self, mask: E164, caller: E164) -> Masking | None:
         """The caller's most recent masking on this number, live or not."""
 

@@ -109,6 +109,9 @@ def call_statement(query: CallQuery, dialect: str = "sqlite") -> tuple[str, list
         s.add("started_ms < ?", q.end_ms)
         if q.statuses:
             s.add(f"outcome IN ({', '.join('?' * len(q.statuses))})", *q.statuses)
+        if q.actions:
+            # Calls recorded before the proxy said how it handled them were all connected.
+            s.add(f"COALESCE(action, 'connect') IN ({', '.join('?' * len(q.actions))})", *q.actions)
         if q.min_duration_s is not None:
             s.add("duration_s >= ?", q.min_duration_s)
         if q.max_duration_s is not None:

@@ -172,6 +172,13 @@ ROUTE = (
     " WHERE c.mask = ? AND c.party = ? AND c.expires_ms > ?"
 )
 POOL_OWNER = "SELECT account_id FROM pool_numbers WHERE number = ?"
+# A call that does not connect: the number's account and what it does with such callers, in
+# one statement (the rules' columns are NULL for an account that set none).
+OWNER_RULES = (
+    "SELECT p.account_id, r.call_time_limit, r.out_of_session, r.forward_to, r.reject_code"
+    " FROM pool_numbers p LEFT JOIN account_rules r ON r.account_id = p.account_id"
+    " WHERE p.number = ?"
+)
 # Two index lookups (mask, m1) and (mask, m2): a stranger calling a busy number must not
 # make callmask walk that number's whole history.
 LAST_MASKING = (
@@ -222,7 +229,7 @@ DROP_LAPSED_SESSIONS = "DELETE FROM sessions WHERE expires_ms <= ?"
 
 CALL_COLUMNS = (
     "call_id, account_id, masking_id, event_id, mask, caller, callee, started_ms, answered_ms,"
-    " ended_ms, duration_s, sip_status, outcome, updated_ms, ended_by"
+    " ended_ms, duration_s, sip_status, outcome, updated_ms, ended_by, action"
 )
 CALL = f"SELECT {CALL_COLUMNS} FROM calls WHERE call_id = ?"
 # Written once, by whichever event knows it first; a later event never erases it.
@@ -238,6 +245,7 @@ _CALL_FACTS = (
     "ended_ms",
     "duration_s",
     "ended_by",
+    "action",
 )
 
 
@@ -251,11 +259,13 @@ _OUTRANKS = f"{_rank('excluded')} > {_rank('calls')}"
 # serialised by the primary key, on both databases. The outcome and its SIP status follow the
 # highest-ranked event seen, whatever the arrival order. The WHERE skips an update that would
 # change nothing, so a replayed event leaves even updated_ms alone. The masking's account and
-# eventId are looked up here, so a record links to its masking without a read beforehand.
+# eventId are looked up here, so a record links to its masking without a read beforehand; a
+# forwarded call has no masking, and its account is the one whose pool holds the DID called.
 UPSERT_CALL = (
     f"INSERT INTO calls ({CALL_COLUMNS}) VALUES (?,"
-    " (SELECT account_id FROM maskings WHERE masking_id = ?), ?,"
-    " (SELECT event_id FROM maskings WHERE masking_id = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " COALESCE((SELECT account_id FROM maskings WHERE masking_id = ?),"
+    " (SELECT account_id FROM pool_numbers WHERE number = ?)), ?,"
+    " (SELECT event_id FROM maskings WHERE masking_id = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (call_id) DO UPDATE SET "
     + ", ".join(f"{column} = COALESCE(calls.{column}, excluded.{column})" for column in _CALL_FACTS)
     + f", sip_status = CASE WHEN {_OUTRANKS}"
@@ -284,6 +294,7 @@ def call_row(event: CallEvent, now_ms: int) -> tuple[object, ...]:
     return (
         e.call_id,
         e.masking_id,
+        e.mask if e.action == "forward" else None,
         e.masking_id,
         e.masking_id,
         e.mask,
@@ -297,6 +308,7 @@ def call_row(event: CallEvent, now_ms: int) -> tuple[object, ...]:
         e.outcome,
         now_ms,
         e.ended_by,
+        e.action,
     )
 
 

@@ -20,7 +20,8 @@ from callmask.domain.accounts import User
 from callmask.domain.masking import Masking
 from callmask.domain.numbers import E164
 from callmask.domain.pool import AccountPressure
-from callmask.storage import pool, sql, wal
+from callmask.domain.rules import AccountRules
+from callmask.storage import pool, rules, sql, wal
 from callmask.storage.base import (
     ClaimTaken,
     PairTaken,
@@ -260,6 +261,10 @@ class SqliteStore(SqlStore[SqliteTransaction]):
     async def pool_owner(self, number: E164) -> str | None:
         rows = self._rows(sql.POOL_OWNER, (number,))
         return str(rows[0][0]) if rows else None
+
+    async def owner_rules(self, number: E164) -> AccountRules | None:
+        rows = self._rows(sql.OWNER_RULES, (number,))
+        return rules.account_rules(rows[0]) if rows else None
 
     async def last_masking(self, mask: E164, caller: E164) -> Masking | None:
         rows = self._rows(sql.LAST_MASKING, (mask, caller, mask, caller))

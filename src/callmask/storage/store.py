@@ -81,6 +81,11 @@ class SqlStore(ABC, Generic[T]):
             rows = await db.fetch(sql.POOL_OWNER, number)
         return str(rows[0][0]) if rows else None
 
+    async def owner_rules(self, number: E164) -> AccountRules | None:
+        async with self._reads() as db:
+            rows = await db.fetch(sql.OWNER_RULES, number)
+        return rules.account_rules(rows[0]) if rows else None
+
     async def last_masking(self, mask: E164, caller: E164) -> Masking | None:
         async with self._reads() as db:
             rows = await db.fetch(sql.LAST_MASKING, mask, caller, mask, caller)
