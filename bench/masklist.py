@@ -33,7 +33,6 @@ from callmask.domain.paging import Cursor, Page
 from callmask.domain.reports import CallQuery, MaskingQuery
 from callmask.storage.base import Store
 from callmask.storage.postgres import PostgresStore
-from callmask.storage.sql import CALL_COLUMNS
 from callmask.storage.sqlite import SqliteStore
 
 PG_URL = os.environ.get("CALLMASK_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -48,6 +47,11 @@ OUTCOMES = ("completed", "completed", "completed", "failed", "answered", "ringin
 MASKING_COLUMNS = (
     "masking_id, account_id, m1, m2, pair_lo, pair_hi, mask, event_id, created_ms, expires_ms,"
     " ended_ms, end_reason"
+)
+# The columns the generated calls fill (the newer ones stay NULL).
+CALL_COLUMNS = (
+    "call_id, account_id, masking_id, event_id, mask, caller, callee, started_ms, answered_ms,"
+    " ended_ms, duration_s, sip_status, outcome, updated_ms"
 )
 
 

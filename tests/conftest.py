@@ -27,9 +27,11 @@ def db_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def settings(db_url: str) -> Settings:
+def settings(db_url: str, request: pytest.FixtureRequest) -> Settings:
+    """Override some with @pytest.mark.parametrize("settings", [{...}], indirect=True)."""
     # Limits off: many tests send bad credentials on purpose or many requests, all from
     # 127.0.0.1 (tests/abuse turns each on).
+    chosen = getattr(request, "param", {})
     return Settings(
         database_url=db_url,
         sweep_interval_seconds=3600,
@@ -37,6 +39,7 @@ def settings(db_url: str) -> Settings:
         rate_limit_account_per_second=0,
         auth_fail_limit_ip=0,
         auth_fail_limit_user=0,
+        **chosen,
     )
 
 

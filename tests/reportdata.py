@@ -18,12 +18,15 @@ PARTIES = [E164(f"+9198{n:08d}") for n in range(60)]
 DIDS = [E164(f"+91804000{n:04d}") for n in range(10)]
 OTHER_DIDS = [E164(f"+91805000{n:04d}") for n in range(3)]
 OUTCOMES = ("ringing", "answered", "completed", "failed")
+FORWARDED_CALLS = 120
 
 INSERT_MASKING = (
     "INSERT INTO maskings (masking_id, account_id, m1, m2, pair_lo, pair_hi, mask, event_id,"
     " created_ms, expires_ms, ended_ms, end_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-INSERT_CALL = f"INSERT INTO calls ({CALL_COLUMNS}) VALUES ({', '.join('?' * 14)})"
+INSERT_CALL = (
+    f"INSERT INTO calls ({CALL_COLUMNS}) VALUES ({', '.join('?' * len(CALL_COLUMNS.split(',')))})"
+)
 
 
 @dataclass
@@ -86,6 +89,48 @@ def _calls(rng: random.Random, maskings: list[MaskingRecord], count: int) -> lis
                 status,
                 outcome,
                 started,
+                # Calls recorded before the proxy said how it handled them have no action.
+                action="connect" if n % 2 else None,
+            )
+        )
+    return calls
+
+
+FALLBACK = E164("+918012345678")
+
+
+def _forwarded(rng: random.Random, count: int) -> list[CallRecord]:
+    """Out-of-session calls acme forwarded to its fallback: no masking, the DID called, and
+    now and then a withheld caller."""
+    calls = []
+    for n in range(count):
+        started = T0 + rng.randrange(0, 10 * DAY_MS) // 1000 * 1000
+        outcome = rng.choice(OUTCOMES)
+        answered = started + 4000 if outcome in ("answered", "completed") else None
+        duration = rng.randrange(0, 600) if outcome == "completed" else None
+        duration = 0 if outcome == "failed" else duration
+        ended = (
+            started + 4000 + 1000 * (duration or 0) if outcome in ("completed", "failed") else None
+        )
+        status = {"ringing": None, "answered": 200, "completed": 200, "failed": 486}[outcome]
+        caller = None if n % 5 == 0 else rng.choice(PARTIES)
+        calls.append(
+            CallRecord(
+                f"acmefwd{rng.getrandbits(40):010x}n{n:05d}",
+                "acme",
+                None,
+                None,
+                rng.choice(DIDS),
+                caller,
+                FALLBACK,
+                started,
+                answered,
+                ended,
+                duration,
+                status,
+                outcome,
+                started,
+                action="forward",
             )
         )
     return calls
@@ -130,6 +175,8 @@ async def generate(database: Database, seed: int = 5, calls: int = 3000) -> Data
         "completed",
         T0,
     )
+    # From a generator of their own, so the masked calls are the same with or without them.
+    records += _forwarded(random.Random(seed + 1), FORWARDED_CALLS)
     records += [orphan, unstarted]
     await database.insert(
         INSERT_MASKING,
@@ -172,6 +219,7 @@ def expected_calls(data: Dataset, q: CallQuery) -> list[CallRecord]:
             and (q.event_id is None or c.event_id == q.event_id)
             and (q.masking_id is None or c.masking_id == q.masking_id)
             and (not q.statuses or c.outcome in q.statuses)
+            and (not q.actions or (c.action or "connect") in q.actions)
             and (
                 q.min_duration_s is None
                 or (c.duration_s is not None and c.duration_s >= q.min_duration_s)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
 from callmask.domain.masking import ExpiryRules
+from callmask.domain.rules import MAX_CALL_TIME_LIMIT_S
 
 
 class ConfigError(ValueError):
@@ -28,6 +29,8 @@ class Settings:
     recent_release_minutes: int = 60
     # Ended maskings, call records and webhook history older than this are deleted (0: never).
     retention_days: int = 90
+    # Seconds a call may last when neither its masking nor its account says (0: no limit).
+    call_time_limit: int = 0
     purge_interval_seconds: float = 3600.0
     # Webhook delivery: each attempt's time limit, how many attempts, the first retry's delay
     # (doubling after each failure, at most an hour), and how often the outbox is polled.
@@ -117,6 +120,10 @@ class Settings:
             raise ConfigError("CALLMASK_SQLITE_SYNCHRONOUS must be OFF, NORMAL, FULL or EXTRA")
         if self.recent_release_minutes < 0:
             raise ConfigError("CALLMASK_RECENT_RELEASE_MINUTES must be 0 (off) or more")
+        if not 0 <= self.call_time_limit <= MAX_CALL_TIME_LIMIT_S:
+            raise ConfigError(
+                f"CALLMASK_CALL_TIME_LIMIT must be 0 (no limit) to {MAX_CALL_TIME_LIMIT_S} seconds"
+            )
         if self.retention_days < 0:
             raise ConfigError("CALLMASK_RETENTION_DAYS must be 0 (keep) or more")
         if self.webhook_timeout_seconds <= 0 or self.webhook_max_attempts < 1:

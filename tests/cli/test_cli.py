@@ -269,3 +269,116 @@ def test_purge_deletes_past_retention_and_can_be_turned_off(
     off = dataclasses.replace(cli_settings, retention_days=0)
     status, out = run(off, capsys, "purge")
     assert status == 0 and "retention is off" in out
+
+
+def test_account_set_changes_the_call_time_limit_and_show_reads_it_back(
+    cli_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(cli_settings, capsys, "user", "add", "api", "--account", "acme")
+    status, out = run(cli_settings, capsys, "account", "show", "acme", "--json")
+    assert status == 0
+    assert json.loads(out) == {
+        "account": "acme",
+        "outOfSession": "reject",
+        "forwardTo": None,
+        "rejectCode": 403,
+        "callTimeLimit": None,
+        "defaultCallTimeLimit": 0,
+    }
+    status, out = run(cli_settings, capsys, "account", "set", "acme", "--call-time-limit", "90")
+    assert status == 0 and "call time limit 90 s" in out
+    global_ten_minutes = dataclasses.replace(cli_settings, call_time_limit=600)
+    status, out = run(global_ten_minutes, capsys, "account", "show", "acme", "--json")
+    assert json.loads(out)["callTimeLimit"] == 90
+    assert json.loads(out)["defaultCallTimeLimit"] == 600
+    run(cli_settings, capsys, "account", "set", "acme", "--call-time-limit", "default")
+    status, out = run(global_ten_minutes, capsys, "account", "show", "acme")
+    assert status == 0 and "600 s (CALLMASK_CALL_TIME_LIMIT)" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["--call-time-limit", "-1"], ["--call-time-limit", "0 to 86400"]),
+        (["--call-time-limit", "86401"], ["--call-time-limit"]),
+        (["--call-time-limit", "1.5"], ["--call-time-limit"]),
+        (["--call-time-limit", "٩٠"], ["--call-time-limit"]),
+        (["--call-time-limit", "soon"], ["--call-time-limit"]),
+        ([], ["--out-of-session", "--call-time-limit"]),
+        (["--out-of-session", "drop"], ["--out-of-session must be reject or forward:+E164"]),
+        (["--out-of-session", "REJECT"], ["--out-of-session"]),
+        (["--out-of-session", "forward"], ["--out-of-session"]),
+        (["--out-of-session", "forward:"], ["forward number is required"]),
+        (["--out-of-session", "forward:12ab"], ["forward number is not a valid phone number"]),
+        (["--out-of-session", "forward:+918040000000"], ["is a pool number"]),
+        (["--out-of-session", "reject", "--reject-code", "500"], ["403, 404, 480"]),
+        (["--out-of-session", "reject", "--reject-code", "soon"], ["--reject-code"]),
+        (["--reject-code", "480"], ["--reject-code goes with --out-of-session reject"]),
+        (
+            ["--out-of-session", "forward:+918012345678", "--reject-code", "404"],
+            ["--reject-code goes with"],
+        ),
+        (["--out-of-session", "forward:+918012345678", "--call-time-limit", "-5"], ["--call"]),
+    ],
+)
+def test_account_set_with_a_bad_value_exits_2_and_changes_nothing(
+    cli_settings: Settings, capsys: pytest.CaptureFixture[str], argv: list[str], words: list[str]
+) -> None:
+    run(cli_settings, capsys, "user", "add", "acme")
+    run(cli_settings, capsys, "pool", "add", "--user", "acme", "+918040000000")
+    before = ["--call-time-limit", "90", "--out-of-session", "reject", "--reject-code", "480"]
+    assert run(cli_settings, capsys, "account", "set", "acme", *before)[0] == 0
+    _, kept = run(cli_settings, capsys, "account", "show", "acme", "--json")
+    status, out = run(cli_settings, capsys, "account", "set", "acme", *argv)
+    assert status == 2
+    assert out.startswith("callmask: ") and all(word in out for word in words), out
+    _, shown = run(cli_settings, capsys, "account", "show", "acme", "--json")
+    assert json.loads(shown) == json.loads(kept)
+
+
+def test_account_set_and_show_refuse_an_account_nobody_acts_for(
+    cli_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(cli_settings, capsys, "user", "add", "acme")
+    status, out = run(cli_settings, capsys, "account", "set", "acme2", "--call-time-limit", "9")
+    assert status == 1 and "no account 'acme2'" in out
+    status, out = run(cli_settings, capsys, "account", "show", "acme2")
+    assert status == 1 and "no account 'acme2'" in out
+
+
+def test_account_set_out_of_session_reject_with_a_code_or_forward_to_a_normalised_number(
+    cli_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(cli_settings, capsys, "user", "add", "acme")
+    status, out = run(
+        cli_settings,
+        capsys,
+        "account",
+        "set",
+        "acme",
+        "--out-of-session",
+        "reject",
+        "--reject-code",
+        "404",
+        "--json",
+    )
+    assert status == 0
+    assert (json.loads(out)["outOfSession"], json.loads(out)["rejectCode"]) == ("reject", 404)
+    status, out = run(
+        cli_settings, capsys, "account", "set", "acme", "--out-of-session", "forward:08012345678"
+    )
+    assert status == 0 and "forwarded to +918012345678" in out
+    _, shown = run(cli_settings, capsys, "account", "show", "acme", "--json")
+    assert json.loads(shown) == {
+        "account": "acme",
+        "outOfSession": "forward",
+        "forwardTo": "+918012345678",
+        "rejectCode": 403,
+        "callTimeLimit": None,
+        "defaultCallTimeLimit": 0,
+    }
+    # Back to reject without a code: the default 403, and the fallback is forgotten.
+    status, out = run(cli_settings, capsys, "account", "set", "acme", "--out-of-session", "reject")
+    assert status == 0 and "rejected with 403" in out
+    _, shown = run(cli_settings, capsys, "account", "show", "acme", "--json")
+    assert (json.loads(shown)["forwardTo"], json.loads(shown)["rejectCode"]) == (None, 403)

@@ -35,6 +35,7 @@ def test_start_carries_the_masking_and_the_three_numbers() -> None:
         mask=E164("+918040000000"),
         caller=E164("+919876543210"),
         callee=E164("+919812345678"),
+        action="connect",
     )
     assert (event.outcome, event.started_ms, event.answered_ms, event.ended_ms) == (
         "ringing",
@@ -42,6 +43,77 @@ def test_start_carries_the_masking_and_the_three_numbers() -> None:
         None,
         None,
     )
+
+
+def test_start_without_an_action_is_a_connected_call_as_older_proxies_send_it() -> None:
+    assert parse_call_event(orjson.dumps({**START, "action": "connect"})).action == "connect"
+    assert parse_call_event(orjson.dumps(START)) == parse_call_event(
+        orjson.dumps({**START, "action": "connect"})
+    )
+
+
+FORWARDED = {
+    "event": "start",
+    "callId": "f1@pc33",
+    "maskingId": "",
+    "mask": "+918040000000",
+    "caller": "+919876543210",
+    "callee": "+918012345678",
+    "lookupUs": 310,
+    "ts": TS,
+    "action": "forward",
+}
+
+
+def test_a_forwarded_start_has_no_masking_and_names_the_did_and_the_fallback() -> None:
+    event = parse_call_event(orjson.dumps(FORWARDED))
+    assert event == CallEvent(
+        "start",
+        "f1@pc33",
+        TS,
+        masking_id=None,
+        mask=E164("+918040000000"),
+        caller=E164("+919876543210"),
+        callee=E164("+918012345678"),
+        action="forward",
+    )
+    assert event.outcome == "ringing"
+
+
+def test_a_forwarded_start_from_a_withheld_number_has_no_caller() -> None:
+    empty = {**FORWARDED, "caller": ""}
+    absent = {key: value for key, value in FORWARDED.items() if key != "caller"}
+    for raw in (empty, absent):
+        event = parse_call_event(orjson.dumps(raw))
+        assert (event.caller, event.action) == (None, "forward")
+
+
+def test_a_forwarded_start_may_leave_the_masking_id_out() -> None:
+    raw = {key: value for key, value in FORWARDED.items() if key != "maskingId"}
+    assert parse_call_event(orjson.dumps(raw)).masking_id is None
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"action": "reject"}, "action"),
+        ({"action": None}, "action"),
+        ({"action": ""}, "action"),
+        ({"action": "FORWARD"}, "action"),
+        ({"maskingId": "5f0c7e2a9b1d4e8f3a6c0b27"}, "maskingId"),
+        ({"maskingId": None}, "maskingId"),
+        ({"caller": "anonymous"}, "caller"),
+        ({"caller": None}, "caller"),
+        ({"callee": ""}, "callee"),
+        ({"mask": ""}, "mask"),
+    ],
+)
+def test_malformed_forwarded_starts_raise_naming_the_field(
+    change: dict[str, object], field: str
+) -> None:
+    with pytest.raises(InvalidParameters) as caught:
+        parse_call_event(orjson.dumps({**FORWARDED, **change}))
+    assert field in caught.value.detail
 
 
 def test_answer_means_sip_200_at_its_timestamp() -> None:
@@ -62,6 +134,15 @@ def test_end_carries_its_duration_and_implies_an_answered_call() -> None:
         200,
         TS,
     )
+
+
+def test_end_with_cause_limit_says_the_proxy_ended_it_at_its_time_limit() -> None:
+    event = parse_call_event(_raw(event="end", callId="c1", ts=TS, duration=90, cause="limit"))
+    assert (event.outcome, event.duration_s, event.ended_by) == ("completed", 90, "limit")
+
+
+def test_end_without_cause_was_ended_by_a_party() -> None:
+    assert parse_call_event(_raw(event="end", callId="c1", ts=TS, duration=9)).ended_by is None
 
 
 def test_failed_carries_its_status_and_no_talk_time() -> None:
@@ -138,6 +219,12 @@ def test_ts_is_required() -> None:
         ({"event": "end", "callId": "c1", "ts": TS, "duration": 4.2}, "duration"),
         ({"event": "end", "callId": "c1", "ts": TS, "duration": -1}, "duration"),
         ({"event": "end", "callId": "c1", "ts": TS, "duration": 2**31}, "duration"),
+        ({"event": "end", "callId": "c1", "ts": TS, "duration": 9, "cause": "LIMIT"}, "cause"),
+        ({"event": "end", "callId": "c1", "ts": TS, "duration": 9, "cause": "bye"}, "cause"),
+        ({"event": "end", "callId": "c1", "ts": TS, "duration": 9, "cause": ""}, "cause"),
+        ({"event": "end", "callId": "c1", "ts": TS, "duration": 9, "cause": None}, "cause"),
+        ({"event": "end", "callId": "c1", "ts": TS, "duration": 9, "cause": 1}, "cause"),
+        ({"event": "end", "callId": "c1", "ts": TS, "duration": 9, "cause": ["limit"]}, "cause"),
         ({"event": "failed", "callId": "c1", "ts": TS}, "status"),
         ({"event": "failed", "callId": "c1", "ts": TS, "status": "486"}, "status"),
         ({"event": "failed", "callId": "c1", "ts": TS, "status": 200}, "status"),

@@ -11,6 +11,7 @@ from callmask.domain.reports import (
     DEFAULT_WINDOW_MS,
     MAX_WINDOW_MS,
     call_query,
+    call_view,
     csv_row,
     export_format,
     iso,
@@ -72,6 +73,41 @@ def test_status_and_durations_are_checked() -> None:
         _query(minDuration=9, maxDuration=3)
     with pytest.raises(InvalidParameters, match="minDuration"):
         _query(minDuration=1.5)
+
+
+def test_the_action_filter_takes_connect_and_forward() -> None:
+    assert _query(action="Forward").actions == ("forward",)
+    assert _query(action=["connect", "forward"]).actions == ("connect", "forward")
+    assert _query().actions == ()
+    with pytest.raises(InvalidParameters, match="action"):
+        _query(action="reject")
+
+
+def test_a_call_recorded_before_the_proxy_said_its_action_shows_as_connect() -> None:
+    record = CallRecord(
+        "c1", "acme", "mk", None, X, A, A, NOW, None, None, None, None, "ringing", 0
+    )
+    assert call_view(record)["action"] == "connect"
+    forwarded = CallRecord(
+        "c2",
+        "acme",
+        None,
+        None,
+        X,
+        None,
+        A,
+        NOW,
+        None,
+        None,
+        None,
+        None,
+        "ringing",
+        0,
+        action="forward",
+    )
+    view = call_view(forwarded)
+    assert (view["action"], view["maskingId"], view["caller"]) == ("forward", None, None)
+    assert csv_row(forwarded)[-1] == "forward" and csv_row(forwarded)[1] == ""
 
 
 def test_limit_order_and_cursor_make_the_page() -> None:

@@ -30,6 +30,29 @@ RINGING = CallRecord(
 )
 
 
+def test_a_call_cut_at_its_time_limit_is_announced_ended_by_limit() -> None:
+    done = dataclasses.replace(
+        RINGING, ended_ms=NOW + 90_000, duration_s=90, outcome="completed", ended_by="limit"
+    )
+    ended = call_notices(done, NOW)[-1]
+    assert ended.kind == "call.ended"
+    assert orjson.loads(ended.body)["data"]["endedBy"] == "limit"
+    hung_up = dataclasses.replace(done, ended_by=None)
+    assert orjson.loads(call_notices(hung_up, NOW)[-1].body)["data"]["endedBy"] is None
+
+
+def test_a_forwarded_call_is_announced_forwarded_instead_of_started() -> None:
+    forwarded = dataclasses.replace(RINGING, masking_id=None, event_id=None, action="forward")
+    [notice] = call_notices(forwarded, NOW)
+    assert (notice.kind, notice.dedup_key) == ("call.forwarded", "call-1:call.forwarded")
+    assert orjson.loads(notice.body)["data"]["action"] == "forward"
+    done = dataclasses.replace(
+        forwarded, answered_ms=NOW + 1000, ended_ms=NOW + 9000, outcome="completed"
+    )
+    kinds = [n.kind for n in call_notices(done, NOW)]
+    assert kinds == ["call.forwarded", "call.answered", "call.ended"]
+
+
 def test_signature_is_hmac_sha256_of_timestamp_dot_body() -> None:
     body = b'{"id":"evt_1"}'
     expected = hmac.new(b"whsec_k", b"1767225600." + body, hashlib.sha256).hexdigest()

@@ -43,7 +43,7 @@ class Stack:
     events_queue: str
     kamailio: subprocess.Popen[bytes]
 
-    def masking(self, m1: str, m2: str, minutes: int = 60) -> dict[str, object]:
+    def masking(self, m1: str, m2: str, minutes: int = 60, **extra: object) -> dict[str, object]:
         import httpx
 
         answer: dict[str, object] = httpx.post(
@@ -55,6 +55,7 @@ class Stack:
                 "m2": m2,
                 "expiry_duration": minutes,
                 "eventId": f"order-{m1[-4:]}",
+                **extra,
             },
             timeout=10,
         ).json()

@@ -173,6 +173,62 @@ async def test_a_malformed_event_goes_to_dead_and_the_next_good_one_is_stored(
     assert national[1:] not in logged and A[3:] not in logged
 
 
+async def test_an_end_at_the_time_limit_is_stored_as_such_and_a_bad_cause_is_dead(
+    store: Store, queue: str, rds: aioredis.Redis
+) -> None:
+    bad = _event("end", "c2", duration=5, cause="timeout")
+    await rds.rpush(queue, _start("c1"), _event("end", "c1", duration=90, cause="limit"), bad)
+    async with consuming(store, queue):
+
+        async def stored() -> bool:
+            return await _outcome(store, "c1") == "completed" and await rds.llen(queue) == 0
+
+        await eventually(stored)
+    record = await store.call("c1")
+    assert record is not None and (record.duration_s, record.ended_by) == (90, "limit")
+    await eventually(lambda: _empty(rds, queue + ":processing"))
+    assert await rds.lrange(queue + ":dead", 0, -1) == [bad]
+    assert await store.call("c2") is None
+
+
+async def test_a_forwarded_call_as_the_proxy_reports_it_is_stored_under_the_dids_account(
+    store: Store, queue: str, rds: aioredis.Redis
+) -> None:
+    fallback = "+918012345678"
+    forwarded = _event(
+        "start",
+        "f1",
+        maskingId="",
+        mask=X,
+        caller="",
+        callee=fallback,
+        lookupUs=250,
+        action="forward",
+    )
+    confused = _event(
+        "start", "f2", maskingId="mk-1", mask=X, caller=A, callee=fallback, action="forward"
+    )
+    await rds.rpush(queue, forwarded, _event("answer", "f1"), _event("end", "f1", duration=3))
+    await rds.rpush(queue, confused)
+    async with consuming(store, queue):
+
+        async def stored() -> bool:
+            done = await _outcome(store, "f1") == "completed"
+            return done and await rds.llen(queue + ":dead") == 1
+
+        await eventually(stored)
+    record = await store.call("f1")
+    assert record is not None
+    assert (record.account_id, record.masking_id, record.caller, record.callee) == (
+        "acme",
+        None,
+        None,
+        fallback,
+    )
+    assert record.action == "forward"
+    assert await rds.lrange(queue + ":dead", 0, -1) == [confused]
+
+
 async def test_events_pushed_while_no_consumer_runs_are_all_stored_once_one_starts(
     store: Store, queue: str, rds: aioredis.Redis
 ) -> None:

@@ -393,3 +393,30 @@ def test_with_redis_down_calls_route_and_their_records_arrive_over_http(tmp_path
         log = (stack.folder / "kamailio.log").read_text(errors="replace")
         assert log.count("Redis unreachable") == 1
         assert log.count("unable to reconnect to redis server") <= 4
+
+
+# -- call rules: a time limit per masking, a fallback for callers outside a session -----------
+
+
+def test_a_call_time_limit_ends_the_call_with_byes_that_carry_no_number(stack: Stack) -> None:
+    m1, m2 = "+919876500030", "+919812300030"
+    did = str(stack.masking(m1, m2, callTimeLimit=3)["mask"])
+    # Both parties wait for a BYE: only the proxy sends one, when the limit is reached.
+    uas = sipp.start(
+        sipp.callee(m2, did, m1), stack.folder, "callee", stack.gateway_port, free_udp_port() & ~1
+    )
+    uac = sipp.start(
+        sipp.caller(m1, did, m2, hangup="callee"),
+        stack.folder,
+        "caller",
+        free_udp_port(),
+        free_udp_port() & ~1,
+        remote=f"127.0.0.1:{stack.sip_port}",
+    )
+    started = time.monotonic()
+    caller_status, callee_status = uac.wait(), uas.wait()
+    elapsed = time.monotonic() - started
+    assert caller_status == 0 and callee_status == 0, uac.errors() + uas.errors()
+    assert 2.5 <= elapsed <= 5.0
+    [record] = records(stack, m1, "completed")
+    assert record["ended_by"] == "limit" and record["duration_s"] in (2, 3, 4)

@@ -20,7 +20,7 @@ from callmask.bootstrap import create_app
 from callmask.config import Settings
 from callmask.domain.errors import Code, MaskingError
 from callmask.domain.paging import MAX_LIMIT
-from callmask.domain.reports import CALL_STATUSES, CSV_COLUMNS
+from callmask.domain.reports import CALL_ACTIONS, CALL_STATUSES, CSV_COLUMNS
 from callmask.domain.webhooks import KINDS, OUTCOMES
 from callmask.http import app, envelope, openapi
 from tests.support import Live, Users
@@ -185,6 +185,12 @@ def _check_call_statuses(document: Document) -> None:
     assert schemas["Call"]["properties"]["status"]["enum"] == list(CALL_STATUSES)
 
 
+def _check_call_actions(document: Document) -> None:
+    schemas = document["components"]["schemas"]
+    _check_choice(schemas["MasklistBody"]["properties"]["action"], CALL_ACTIONS)
+    assert schemas["Call"]["properties"]["action"]["enum"] == list(CALL_ACTIONS)
+
+
 def _check_csv_columns(document: Document) -> None:
     masklist = document["paths"][openapi.PREFIX + "/callreport/masklist"]["post"]
     csv = masklist["responses"]["200"]["content"]["text/csv"]
@@ -221,6 +227,7 @@ CHECKS: dict[str, Callable[[Document], None]] = {
     "error examples": _check_error_examples,
     "text examples": _check_text_examples,
     "call statuses": _check_call_statuses,
+    "call actions": _check_call_actions,
     "csv columns": _check_csv_columns,
     "max limit": _check_max_limit,
     "webhook kinds": _check_webhook_kinds,
@@ -333,6 +340,16 @@ DRIFTS: list[tuple[str, str, Callable[[Document], None]]] = [
         "call statuses",
         "a status a call never has",
         lambda d: _schema(d, "Call")["properties"]["status"]["enum"].append("busy"),
+    ),
+    (
+        "call actions",
+        "an action missing from the report's filter",
+        lambda d: _schema(d, "MasklistBody")["properties"]["action"]["anyOf"][0]["enum"].pop(),
+    ),
+    (
+        "call actions",
+        "an action a call never has",
+        lambda d: _schema(d, "Call")["properties"]["action"]["enum"].append("reject"),
     ),
     (
         "csv columns",

@@ -87,6 +87,8 @@ def test_a_masked_call_is_listed_with_every_field(live: Live, analyst: str) -> N
             "duration": 42,
             "sipStatus": 200,
             "status": "completed",
+            "endedBy": None,
+            "action": "connect",
         }
     ]
 
@@ -145,7 +147,7 @@ def test_csv_export_has_a_header_and_every_matching_call(live: Live, analyst: st
     )
     assert response.headers["access-control-allow-origin"] == "*"
     rows = list(csv.reader(io.StringIO(response.text)))
-    assert rows[0][:3] == ["callId", "maskingId", "eventId"] and len(rows[0]) == 12
+    assert rows[0][:3] == ["callId", "maskingId", "eventId"] and len(rows[0]) == 14
     assert [row[0] for row in rows[1:]] == [f"call-{n}" for n in range(5)]
     assert rows[1][2] == "'=cmd|' /C calc'!A0"  # not a formula in a spreadsheet
     assert rows[3][4:6] == [A, B] and rows[3][9] == "2"

@@ -22,6 +22,7 @@ def test_route_connects_both_directions_with_the_masking(live: Live) -> None:
             "callerId": DID0,
             "maskingId": masking["maskingId"],
             "eventId": "trip-9",
+            "callTimeLimit": 0,
         }
 
 

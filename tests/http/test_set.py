@@ -45,6 +45,7 @@ def test_set_answers_the_masking_in_deepcall_shape(live: Live) -> None:
         "m2",
         "eventId",
         "expiry_time",
+        "callTimeLimit",
     }
     assert answer["mask"] == DID0
     assert (answer["m1"], answer["m2"], answer["eventId"]) == (A, B, "order-42")

@@ -54,6 +54,7 @@ def test_unset_answers_count_and_maskings(live: Live) -> None:
             "m2": B,
             "eventId": "e-1",
             "expiry_time": NOW + 5,
+            "callTimeLimit": None,
         }
     ]
 

@@ -173,6 +173,20 @@ async def test_every_arrival_order_of_a_call_gives_the_same_record(store: Store)
         assert _without_time(record) == dataclasses.replace(COMPLETED, call_id=call_id), order
 
 
+async def test_a_call_ended_at_its_time_limit_says_so_whatever_the_order(store: Store) -> None:
+    await _masking(store)
+    limited = dataclasses.replace(END, ended_by="limit")
+    for number, order in enumerate(permutations((START, ANSWER, limited))):
+        call_id = f"call-{number}"
+        for event in order:
+            await _store(store, dataclasses.replace(event, call_id=call_id), NOW)
+        # An end without the cause (a replay from an older proxy) does not erase it.
+        await _store(store, dataclasses.replace(END, call_id=call_id), NOW)
+        record = await _record(store, call_id)
+        expected = dataclasses.replace(COMPLETED, call_id=call_id, ended_by="limit")
+        assert _without_time(record) == expected, order
+
+
 @pytest.mark.parametrize(
     ("events", "outcome", "sip_status"),
     [
@@ -194,6 +208,57 @@ async def test_outcome_follows_the_highest_ranked_event_whatever_the_order(
             await _store(store, dataclasses.replace(event, call_id=call_id), NOW)
         record = await _record(store, call_id)
         assert (record.outcome, record.sip_status) == (outcome, sip_status), order
+
+
+FALLBACK = E164("+918012345678")
+FORWARDED = CallEvent("start", "fwd-1", T0, mask=X, caller=A, callee=FALLBACK, action="forward")
+
+
+async def test_a_forwarded_call_belongs_to_the_account_whose_pool_holds_the_did(
+    store: Store,
+) -> None:
+    await store.add_pool_numbers("acme", [X], NOW)
+    for number, order in enumerate(permutations((FORWARDED, ANSWER, END))):
+        call_id = f"fwd-{number}"
+        for event in order:
+            await _store(store, dataclasses.replace(event, call_id=call_id), NOW)
+        record = await _record(store, call_id)
+        assert _without_time(record) == CallRecord(
+            call_id,
+            "acme",
+            None,
+            None,
+            X,
+            A,
+            FALLBACK,
+            T0,
+            T0 + 3_000,
+            T0 + 45_000,
+            42,
+            200,
+            "completed",
+            0,
+            action="forward",
+        ), order
+
+
+async def test_a_forwarded_call_from_a_withheld_number_is_kept_without_a_caller(
+    store: Store,
+) -> None:
+    await store.add_pool_numbers("acme", [X], NOW)
+    await _store(store, dataclasses.replace(FORWARDED, caller=None), NOW)
+    record = await _record(store, "fwd-1")
+    assert (record.account_id, record.caller, record.action) == ("acme", None, "forward")
+
+
+async def test_only_a_forwarded_call_takes_its_account_from_the_pool(store: Store) -> None:
+    await store.add_pool_numbers("acme", [X], NOW)
+    # A masked call naming a masking callmask does not know stays unlinked, as before.
+    await _store(store, START, NOW)
+    assert (await _record(store)).account_id is None
+    # A forwarded call to a number no pool holds has no account either.
+    await _store(store, dataclasses.replace(FORWARDED, mask=E164("+918049999999")), NOW)
+    assert (await _record(store, "fwd-1")).account_id is None
 
 
 async def test_an_unknown_call_has_no_record(store: Store) -> None:

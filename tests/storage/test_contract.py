@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from callmask.domain.accounts import User
 from callmask.domain.masking import Masking, pair_key
 from callmask.domain.numbers import E164
+from callmask.domain.rules import AccountRules
 from callmask.storage.base import BeforeSet, ClaimTaken, PairTaken, Store, WriteFailed
 from callmask.storage.migrations import latest_version
 from tests.backends import Database
@@ -50,7 +53,7 @@ async def test_lapsed_claims_do_not_block_and_are_released(store: Store) -> None
         # Closed now and handed back once; its number, no longer held, is the pair's to reuse.
         assert before == BeforeSet([_masking("m1", A, B, X, NOW + 1000)], None, X, frozenset())
         await tx.insert(_masking("m2", A, C, X, expires=NOW + 5000))
-    assert await store.route(X, A, NOW + 1000) == _masking("m2", A, C, X, NOW + 5000)
+    assert await store.route(X, A, NOW + 1000) == (_masking("m2", A, C, X, NOW + 5000), None)
     async with store.transaction() as tx:
         again = await tx.before_set("acme", pair_key(A, B), NOW + 1000)
     # A holds X again (with C), so it is no longer the pair's to reuse.
@@ -96,8 +99,8 @@ async def test_route_finds_the_other_party_both_ways_and_stops_at_expiry(store: 
     async with store.transaction() as tx:
         await tx.insert(_masking("m1", A, B, X, expires=NOW + 1000))
     forward, backward = await store.route(X, A, NOW), await store.route(X, B, NOW)
-    assert forward is not None and forward.other_party(A) == B
-    assert backward is not None and backward.other_party(B) == A
+    assert forward is not None and forward[0].other_party(A) == B
+    assert backward is not None and backward[0].other_party(B) == A
     assert await store.route(X, A, NOW + 999) is not None
     assert await store.route(X, A, NOW + 1000) is None
     assert await store.route(X, C, NOW) is None
@@ -158,6 +161,74 @@ async def test_pool_number_belongs_to_one_account(store: Store) -> None:
         await store.add_pool_numbers("other", [X], NOW)
     assert await store.pool_owner(X) == "acme"
     assert await store.pool_owner(E164("+918049999999")) is None
+
+
+async def test_route_brings_the_maskings_own_call_time_limit_and_its_accounts(
+    store: Store,
+) -> None:
+    await _pool(store, X, Y)
+    limited = dataclasses.replace(_masking("m1", A, B, X), call_time_limit=30)
+    unlimited = _masking("m2", A, C, Y)
+    async with store.transaction() as tx:
+        await tx.insert(limited)
+        await tx.insert(unlimited)
+        # The limit is part of the masking wherever it is read back.
+        before = await tx.before_set("acme", pair_key(A, B), NOW)
+        assert before.existing == limited
+    assert await store.route(X, A, NOW) == (limited, None)
+    await store.set_account_rules(AccountRules("acme", 90), NOW)
+    await store.set_account_rules(AccountRules("other", 5), NOW)
+    assert await store.route(X, B, NOW) == (limited, 90)
+    assert await store.route(Y, C, NOW) == (unlimited, 90)
+
+
+async def test_account_rules_are_written_replaced_and_read_back(store: Store) -> None:
+    assert await store.account_rules("acme") is None
+    await store.set_account_rules(AccountRules("acme", 90), NOW)
+    assert await store.account_rules("acme") == AccountRules("acme", 90)
+    await store.set_account_rules(AccountRules("acme", None), NOW + 1)
+    assert await store.account_rules("acme") == AccountRules("acme", None)
+    assert await store.account_rules("other") is None
+
+
+async def test_owner_rules_are_the_accounts_own_or_the_defaults_and_none_off_the_pool(
+    store: Store,
+) -> None:
+    assert await store.owner_rules(X) is None
+    await _pool(store, X)
+    assert await store.owner_rules(X) == AccountRules("acme")
+    forwarding = AccountRules("acme", 60, "forward", E164("+918012345678"))
+    await store.set_account_rules(forwarding, NOW)
+    assert await store.owner_rules(X) == forwarding
+    rejecting = AccountRules("acme", None, "reject", None, 480)
+    await store.set_account_rules(rejecting, NOW + 1)
+    assert await store.owner_rules(X) == rejecting
+    assert await store.account_rules("acme") == rejecting
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        AccountRules("acme", reject_code=500),
+        AccountRules("acme", out_of_session="drop"),  # type: ignore[arg-type]
+        AccountRules("acme", call_time_limit=86_401),
+    ],
+)
+async def test_the_database_refuses_rules_outside_their_domain(
+    store: Store, bad: AccountRules
+) -> None:
+    with pytest.raises(WriteFailed):
+        await store.set_account_rules(bad, NOW)
+    assert await store.account_rules("acme") is None
+
+
+async def test_an_account_is_known_by_its_users_or_its_pool(store: Store) -> None:
+    assert not await store.account_known("acme")
+    await _pool(store, X)
+    assert await store.account_known("acme")
+    assert not await store.account_known("crew")
+    await store.add_user(User("ops", "crew", "client", "h" * 64), NOW)
+    assert await store.account_known("crew")
 
 
 async def test_removing_a_number_with_live_maskings_needs_force(store: Store) -> None:

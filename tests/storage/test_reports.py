@@ -17,6 +17,8 @@ from tests.backends import Database
 from tests.reportdata import (
     DAY_MS,
     DIDS,
+    FALLBACK,
+    FORWARDED_CALLS,
     PARTIES,
     T0,
     Dataset,
@@ -65,12 +67,19 @@ async def test_each_report_filter_matches_the_reference(store: Store, data: Data
         {"max_duration_s": 10},
         {"min_duration_s": 60, "max_duration_s": 120, "statuses": ("completed",)},
         {"party": PARTIES[0], "statuses": ("completed",), "min_duration_s": 1},
+        {"actions": ("forward",)},
+        {"actions": ("connect",)},
+        {"actions": ("connect", "forward")},
+        {"actions": ("forward",), "statuses": ("completed",), "mask": DIDS[3]},
+        {"party": FALLBACK},
     ]
     for fields in filters:
         query = dataclasses.replace(WINDOW, **fields)  # type: ignore[arg-type]
         expected = [c.call_id for c in expected_calls(data, query)]
         assert await _all_calls(store, query) == expected, fields
-    assert len(expected_calls(data, WINDOW)) == 3000
+    assert len(expected_calls(data, WINDOW)) == 3000 + FORWARDED_CALLS
+    forwarded = dataclasses.replace(WINDOW, actions=("forward",))
+    assert len(expected_calls(data, forwarded)) == FORWARDED_CALLS
 
 
 @pytest.mark.parametrize("descending", [True, False])
@@ -81,7 +90,7 @@ async def test_paging_walks_every_call_once_in_time_then_id_order(
     walked = await _all_calls(store, query)
     expected = [c.call_id for c in expected_calls(data, query)]
     assert walked == expected
-    assert len(set(walked)) == len(walked) == 3000
+    assert len(set(walked)) == len(walked) == 3000 + FORWARDED_CALLS
     # Calls share start times (whole seconds), so the id is what keeps pages apart.
     starts = [c.started_ms for c in expected_calls(data, query)]
     assert len(set(starts)) < len(starts)

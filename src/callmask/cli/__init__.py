@@ -24,6 +24,7 @@ def _parser() -> argparse.ArgumentParser:
     webhooks.add_commands(commands)
     pool.add_demo_command(commands)
     accounts.add_user_commands(commands)
+    accounts.add_account_commands(commands)
     sip.add_commands(commands)
     accounts.add_ssid_commands(commands)
     pool.add_pool_commands(commands)
@@ -57,5 +58,5 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
         print(asyncio.run(_work(settings, args)))
     except (CliError, MaskingError, bootstrap.StoreFailed, OSError, ValueError) as error:
         print(f"callmask: {getattr(error, 'detail', None) or error}", file=sys.stderr)
-        return 1
+        return error.status if isinstance(error, CliError) else 1
     return 0

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 
-from callmask.cli.errors import CliError
+from callmask.cli.errors import BadValue, CliError
+from callmask.domain.errors import InvalidParameters
 from callmask.domain.permissions import Permission, parse_permissions, stored
 from callmask.domain.reports import iso
+from callmask.domain.rules import DEFAULT_REJECT_CODE, REJECT_CODES, AccountRules
 from callmask.service import Services
 from callmask.service.accounts import Principal, fingerprint
 
@@ -111,6 +113,98 @@ async def _ssid_revoke(services: Services, args: argparse.Namespace) -> str:
     if await services.accounts.user(args.user) is None:
         raise CliError(f"no user {args.user!r}")
     return f"revoked {await services.accounts.revoke_ssids(args.user)} ssids of {args.user}"
+
+
+def _rules_shown(rules: AccountRules, default_limit: int, as_json: bool) -> str:
+    limit = rules.call_time_limit
+    if as_json:
+        return json.dumps(
+            {
+                "account": rules.account_id,
+                "outOfSession": rules.out_of_session,
+                "forwardTo": rules.forward_to,
+                "rejectCode": rules.reject_code,
+                "callTimeLimit": limit,
+                "defaultCallTimeLimit": default_limit,
+            }
+        )
+
+    def seconds(value: int) -> str:
+        return "no limit" if value == 0 else f"{value} s"
+
+    if limit is None:
+        calls = f"{seconds(default_limit)} (CALLMASK_CALL_TIME_LIMIT)"
+    else:
+        calls = seconds(limit)
+    if rules.out_of_session == "forward":
+        others = f"forwarded to {rules.forward_to}"
+    else:
+        others = f"rejected with {rules.reject_code}"
+    return (
+        f"{rules.account_id}: call time limit {calls}, unless the masking sets its own;"
+        f" callers without a live masking on the number called are {others}"
+    )
+
+
+async def _account_set(services: Services, args: argparse.Namespace) -> str:
+    if args.call_time_limit is None and args.out_of_session is None and args.reject_code is None:
+        raise BadValue("give --out-of-session, --reject-code or --call-time-limit")
+    try:
+        changed = await services.rules.change_rules(
+            args.account,
+            call_time_limit=args.call_time_limit,
+            out_of_session=args.out_of_session,
+            reject_code=args.reject_code,
+        )
+    except InvalidParameters as error:
+        raise BadValue(error.detail) from None
+    if changed is None:
+        raise CliError(f"no account {args.account!r} (no user acts for it, no pool number)")
+    return _rules_shown(changed, services.rules.default_call_time_limit, args.json)
+
+
+async def _account_show(services: Services, args: argparse.Namespace) -> str:
+    found = await services.rules.rules(args.account)
+    if found is None:
+        raise CliError(f"no account {args.account!r} (no user acts for it, no pool number)")
+    return _rules_shown(found, services.rules.default_call_time_limit, args.json)
+
+
+def add_account_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    account = commands.add_parser("account", help="an account's rules for its calls")
+    actions = account.add_subparsers(dest="action", required=True)
+    change = actions.add_parser(
+        "set",
+        help="change the account's rules; what is not given stays as it is (a bad value:"
+        " exit status 2, nothing changed)",
+    )
+    change.add_argument(
+        "account", metavar="ACCOUNT", help="the account, as `user add` names it (--account)"
+    )
+    change.add_argument(
+        "--out-of-session",
+        metavar="reject|forward:+E164",
+        help="what a call from someone without a live masking on the number called gets:"
+        " rejected (with --reject-code), or forwarded to this number, outside every pool",
+    )
+    change.add_argument(
+        "--reject-code",
+        metavar="|".join(map(str, REJECT_CODES)),
+        help=f"the SIP code of a rejected out-of-session call (default {DEFAULT_REJECT_CODE});"
+        " with --out-of-session reject",
+    )
+    change.add_argument(
+        "--call-time-limit",
+        metavar="N",
+        help="seconds a call may last unless its masking says (0: no limit);"
+        " default: CALLMASK_CALL_TIME_LIMIT again",
+    )
+    change.add_argument("--json", action="store_true")
+    change.set_defaults(work=_account_set)
+    show = actions.add_parser("show", help="the account's rules")
+    show.add_argument("account", metavar="ACCOUNT")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(work=_account_show)
 
 
 def add_user_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

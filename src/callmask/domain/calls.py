@@ -14,6 +14,12 @@ from callmask.domain.numbers import E164, redact
 
 EventKind = Literal["start", "answer", "end", "failed"]
 Outcome = Literal["ringing", "answered", "completed", "failed"]
+# Why the proxy ended a call, when it was not one of the parties hanging up: "limit", its
+# time limit ran out.
+EndedBy = Literal["limit"]
+# How the proxy handled the call (its start event says): connected the masking's parties, or
+# forwarded an out-of-session caller to the account's fallback number, with no masking.
+Action = Literal["connect", "forward"]
 
 _OUTCOME: dict[str, Outcome] = {
     "start": "ringing",
@@ -49,6 +55,8 @@ class CallEvent:
     callee: E164 | None = None
     duration_s: int | None = None
     sip_status: int | None = None
+    ended_by: EndedBy | None = None
+    action: Action | None = None  # on a start event
 
     @property
     def outcome(self) -> Outcome:
@@ -85,6 +93,10 @@ class CallRecord:
     sip_status: int | None
     outcome: Outcome
     updated_ms: int
+    ended_by: EndedBy | None = None
+    # None until the start event arrives, and for calls recorded before the proxy said; those
+    # were all masked calls.
+    action: Action | None = None
 
 
 def _identifier(data: dict[str, Any], field: str) -> str:
@@ -115,6 +127,51 @@ def _number(data: dict[str, Any], field: str) -> E164:
     return E164(value)
 
 
+def _ended_by(data: dict[str, Any]) -> EndedBy | None:
+    if "cause" not in data:
+        return None
+    if data["cause"] != "limit":
+        raise InvalidParameters("cause must be limit when given")
+    return "limit"
+
+
+def _action(data: dict[str, Any]) -> Action:
+    # A proxy from before forwarding sends no action: its calls are all masked.
+    action = data.get("action", "connect")
+    if action == "connect":
+        return "connect"
+    if action == "forward":
+        return "forward"
+    raise InvalidParameters("action must be connect or forward when given")
+
+
+def _start(call_id: str, ts_ms: int, data: dict[str, Any]) -> CallEvent:
+    if _action(data) == "connect":
+        return CallEvent(
+            "start",
+            call_id,
+            ts_ms,
+            masking_id=_identifier(data, "maskingId"),
+            mask=_number(data, "mask"),
+            caller=_number(data, "caller"),
+            callee=_number(data, "callee"),
+            action="connect",
+        )
+    # A forwarded call has no masking, and its caller may have withheld their number.
+    if data.get("maskingId", "") != "":
+        raise InvalidParameters("maskingId must be empty on a forwarded call")
+    withheld = data.get("caller", "") == ""
+    return CallEvent(
+        "start",
+        call_id,
+        ts_ms,
+        mask=_number(data, "mask"),
+        caller=None if withheld else _number(data, "caller"),
+        callee=_number(data, "callee"),
+        action="forward",
+    )
+
+
 def parse_call_event(raw: bytes | str) -> CallEvent:
     """One event from the SIP proxy's queue; InvalidRequestData or InvalidParameters if malformed.
 
@@ -132,21 +189,16 @@ def parse_call_event(raw: bytes | str) -> CallEvent:
     call_id = _identifier(data, "callId")
     ts_ms = _integer(data, "ts", _MIN_TS_MS, _MAX_TS_MS, "Unix time in milliseconds")
     if kind == "start":
-        return CallEvent(
-            "start",
-            call_id,
-            ts_ms,
-            masking_id=_identifier(data, "maskingId"),
-            mask=_number(data, "mask"),
-            caller=_number(data, "caller"),
-            callee=_number(data, "callee"),
-        )
+        return _start(call_id, ts_ms, data)
     if kind == "answer":
         return CallEvent("answer", call_id, ts_ms, sip_status=200)
     if kind == "end":
         duration_s = _integer(data, "duration", 0, _MAX_DURATION_S, "whole seconds, 0 to 2**31 - 1")
+        ended_by = _ended_by(data)
         # Only a confirmed dialog ends with a BYE: it was answered even if "answer" is lost.
-        return CallEvent("end", call_id, ts_ms, duration_s=duration_s, sip_status=200)
+        return CallEvent(
+            "end", call_id, ts_ms, duration_s=duration_s, sip_status=200, ended_by=ended_by
+        )
     # A call that never connected talked for no time at all.
     status = _integer(data, "status", 300, 699)
     return CallEvent("failed", call_id, ts_ms, duration_s=0, sip_status=status)

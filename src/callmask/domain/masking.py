@@ -22,6 +22,8 @@ class Masking:
     event_id: str | None
     created_ms: int
     expires_ms: int
+    # Seconds a call on it may last (0: no limit); None: its account's or the global default.
+    call_time_limit: int | None = None
 
     def other_party(self, caller: E164) -> E164 | None:
         if caller == self.m1:

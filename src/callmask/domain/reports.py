@@ -18,6 +18,8 @@ DEFAULT_WINDOW_MS = 24 * 3_600_000
 MAX_WINDOW_DAYS = 31
 MAX_WINDOW_MS = MAX_WINDOW_DAYS * 24 * 3_600_000
 CALL_STATUSES = ("ringing", "answered", "completed", "failed")
+# connect: a masked call; forward: an out-of-session caller sent to the account's fallback.
+CALL_ACTIONS = ("connect", "forward")
 MaskingStatus = Literal["active", "ended", "all"]
 
 _MAX_TEXT = 255
@@ -38,6 +40,7 @@ class CallQuery:
     statuses: tuple[str, ...] = ()
     min_duration_s: int | None = None
     max_duration_s: int | None = None
+    actions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +157,7 @@ def call_query(params: Mapping[str, Any], account_id: str, now_ms: int, region: 
     if low is not None and high is not None and low > high:
         raise InvalidParameters("minDuration must not exceed maxDuration")
     statuses = choices(params["status"], "status", CALL_STATUSES) if given(params, "status") else ()
+    actions = choices(params["action"], "action", CALL_ACTIONS) if given(params, "action") else ()
     return CallQuery(
         account_id,
         start_ms,
@@ -166,6 +170,7 @@ def call_query(params: Mapping[str, Any], account_id: str, now_ms: int, region: 
         statuses=statuses,
         min_duration_s=low,
         max_duration_s=high,
+        actions=actions,
     )
 
 
@@ -234,6 +239,8 @@ def call_view(record: CallRecord) -> dict[str, Any]:
         "duration": record.duration_s,
         "sipStatus": record.sip_status,
         "status": record.outcome,
+        "endedBy": record.ended_by,
+        "action": record.action or "connect",
     }
 
 
@@ -250,6 +257,8 @@ CSV_COLUMNS = (
     "duration",
     "sipStatus",
     "status",
+    "endedBy",
+    "action",
 )
 # A cell starting with one of these is a formula to a spreadsheet; eventId is client text.
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
@@ -275,6 +284,7 @@ def masking_view(record: MaskingRecord, now_ms: int) -> dict[str, Any]:
         "eventId": m.event_id,
         "created_time": m.created_ms // 1000,
         "expiry_time": m.expiry_seconds,
+        "callTimeLimit": m.call_time_limit,
         "status": "active" if ended is None else "ended",
         "ended_time": None if ended is None else _seconds(ended[0]),
         "endReason": None if ended is None else ended[1],

@@ -27,9 +27,20 @@ MASKING_CREATED = "masking.created"
 MASKING_UPDATED = "masking.updated"
 MASKING_ENDED = "masking.ended"
 CALL_STARTED = "call.started"
+# An out-of-session call the proxy forwarded to the account's fallback number starts with this
+# instead of call.started; its call.answered and call.ended follow as for a masked call.
+CALL_FORWARDED = "call.forwarded"
 CALL_ANSWERED = "call.answered"
 CALL_ENDED = "call.ended"
-KINDS = (MASKING_CREATED, MASKING_UPDATED, MASKING_ENDED, CALL_STARTED, CALL_ANSWERED, CALL_ENDED)
+KINDS = (
+    MASKING_CREATED,
+    MASKING_UPDATED,
+    MASKING_ENDED,
+    CALL_STARTED,
+    CALL_FORWARDED,
+    CALL_ANSWERED,
+    CALL_ENDED,
+)
 OUTCOMES = ("delivered", "retry", "failed")
 
 SIGNATURE_VERSION = "v1"
@@ -123,12 +134,13 @@ def call_notices(record: CallRecord, now_ms: int) -> list[Notice]:
     """Every step the record shows so far; the outbox keeps one of each per call.
 
     Events may arrive in any order, so a call whose end came first is announced started and
-    ended together once its start (which names the masking, hence the account) arrives.
+    ended together once its start (which names the masking, or for a forwarded call the DID,
+    hence the account) arrives.
     """
     if record.account_id is None:
         return []
     steps = (
-        (CALL_STARTED, record.started_ms),
+        (CALL_FORWARDED if record.action == "forward" else CALL_STARTED, record.started_ms),
         (CALL_ANSWERED, record.answered_ms),
         (CALL_ENDED, record.ended_ms if record.outcome in ("completed", "failed") else None),
     )

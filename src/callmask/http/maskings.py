@@ -20,6 +20,7 @@ def _fields(masking: Masking) -> dict[str, Any]:
         "m2": masking.m2,
         "eventId": masking.event_id,
         "expiry_time": masking.expiry_seconds,
+        "callTimeLimit": masking.call_time_limit,
     }
 
 
@@ -33,6 +34,7 @@ async def set_masking(request: Request) -> Response:
         params.get("eventId"),
         params.get("expiry_time"),
         params.get("expiry_duration"),
+        params.get("callTimeLimit"),
     )
     return envelope.success("Masking set successfully", **_fields(masking))
 

@@ -2,8 +2,9 @@
 
 The document lives in openapi.json beside this module and is edited there, by hand. Being data,
 it can drift from the code it describes; tests/fuzz/test_openapi.py keeps it honest: the paths
-must match the app's route table, and the error codes (enum and table), the call statuses, the
-CSV columns, the page-size limit and the webhook kinds and outcomes must match the domain.
+must match the app's route table, and the error codes (enum and table), the call statuses and
+actions, the CSV columns, the page-size limit and the webhook kinds and outcomes must match the
+domain.
 """
 
 from __future__ import annotations

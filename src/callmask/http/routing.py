@@ -34,6 +34,18 @@ async def route_payload(
             callerId=decision.masking.mask,
             maskingId=decision.masking.masking_id,
             eventId=decision.masking.event_id,
+            callTimeLimit=decision.call_time_limit,
+        )
+    if decision.action == "forward":
+        # No masking: the fallback sees the DID called, and the caller (if not withheld).
+        return envelope.success_payload(
+            "forward",
+            action="forward",
+            caller=decision.caller or "",
+            to=decision.to,
+            callerId=decision.caller_id,
+            maskingId="",
+            callTimeLimit=decision.call_time_limit,
         )
     return envelope.success_payload(
         decision.reason,

@@ -12,6 +12,7 @@ from callmask.service.pool import Pool
 from callmask.service.reports import Reports
 from callmask.service.retention import Retention
 from callmask.service.routing import Routing
+from callmask.service.rules import Rules
 from callmask.service.webhooks import Webhooks
 
 
@@ -21,6 +22,7 @@ class Services:
     accounts: Accounts
     maskings: Maskings
     routing: Routing
+    rules: Rules
     pool: Pool
     reports: Reports
     webhooks: Webhooks
@@ -34,6 +36,7 @@ class Services:
             Accounts(context),
             Maskings(context),
             Routing(context),
+            Rules(context),
             Pool(context),
             Reports(context),
             Webhooks(context),

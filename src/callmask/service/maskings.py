@@ -6,10 +6,11 @@ Every change that an account's webhook hears of writes its notice in the same tr
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 
-from callmask.domain import fields, webhooks
+from callmask.domain import fields, rules, webhooks
 from callmask.domain.errors import (
     AlreadyMasked,
     InvalidParameters,
@@ -76,6 +77,7 @@ class Maskings:
         event_id: object = None,
         expiry_time: object = None,
         expiry_duration: object = None,
+        call_time_limit: object = None,
     ) -> Masking:
         permit(principal, Permission.SET_MASKING)
         first, second = normalise(m1, "m1", self._region), normalise(m2, "m2", self._region)
@@ -84,13 +86,14 @@ class Maskings:
         event = None
         if fields.given(event_id):
             event = fields.bounded_text(event_id, "eventId", _MAX_EVENT_ID)
+        limit = rules.call_time_limit(call_time_limit) if fields.given(call_time_limit) else None
         now_ms = self._context.now_ms()
         expires_ms = expiry_for_set(expiry_time, expiry_duration, now_ms, self._rules)
         for _ in range(_ALLOCATION_ATTEMPTS):
             try:
                 with storage_failures(StorageUnavailable):
                     masking, announced = await self._insert(
-                        principal.account_id, first, second, event, now_ms, expires_ms
+                        principal.account_id, first, second, event, now_ms, expires_ms, limit
                     )
             except (ClaimTaken, PairTaken):
                 # A concurrent writer won the number or the pair; the next attempt sees its
@@ -121,6 +124,7 @@ class Maskings:
         event: str | None,
         now_ms: int,
         expires_ms: int,
+        call_time_limit: int | None,
     ) -> tuple[Masking, bool]:
         """One attempt: the pair's live masking (an exact retry), or a new one; and whether a
         notice was written."""
@@ -143,7 +147,15 @@ class Maskings:
             if mask is None:
                 raise PoolExhausted()
             masking = Masking(
-                new_masking_id(now_ms), account_id, first, second, mask, event, now_ms, expires_ms
+                new_masking_id(now_ms),
+                account_id,
+                first,
+                second,
+                mask,
+                event,
+                now_ms,
+                expires_ms,
+                call_time_limit,
             )
             # Notices are built (~16 us each) only for an account with a webhook.
             announced = False
@@ -192,19 +204,7 @@ class Maskings:
                     now_ms,
                     "unset" if ending else "updated",
                 )
-                changed = [
-                    Masking(
-                        m.masking_id,
-                        m.account_id,
-                        m.m1,
-                        m.m2,
-                        m.mask,
-                        m.event_id,
-                        m.created_ms,
-                        new_end,
-                    )
-                    for m in found
-                ]
+                changed = [dataclasses.replace(m, expires_ms=new_end) for m in found]
                 announced = await tx.has_webhook(principal.account_id) and await self._outbox.write(
                     tx,
                     [

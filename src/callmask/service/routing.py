@@ -3,6 +3,7 @@ recording what the SIP proxy reports of each call, through its queue or posted d
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Literal
 
@@ -10,20 +11,28 @@ from callmask.domain import webhooks
 from callmask.domain.calls import CallEvent, parse_call_event
 from callmask.domain.errors import InvalidParameters, PermissionDenied
 from callmask.domain.masking import Masking
-from callmask.domain.numbers import E164, normalise
+from callmask.domain.numbers import E164, normalise, redact
+from callmask.domain.rules import AccountRules, effective_call_time_limit
 from callmask.service.accounts import Principal
 from callmask.service.context import Context, storage_failures
 from callmask.storage.base import StorageUnavailable
 
+log = logging.getLogger("callmask.service")
+
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    action: Literal["connect", "reject"]
+    """connect (to the masking's other party), forward (an out-of-session call, to the account's
+    fallback number, showing caller_id) or reject (with sip_code)."""
+
+    action: Literal["connect", "forward", "reject"]
     masking: Masking | None = None
     caller: E164 | None = None
     to: E164 | None = None
     sip_code: int = 200
     reason: str = ""
+    call_time_limit: int = 0
+    caller_id: E164 | None = None
 
 
 class Routing:
@@ -32,29 +41,64 @@ class Routing:
         self._store = context.store
         self._outbox = context.outbox
         self._region = context.settings.default_region
+        self._call_time_limit = context.settings.call_time_limit
 
     async def route_call(self, principal: Principal, caller: object, mask: object) -> Route:
         """Where a call from caller to the pool number mask must go."""
         if principal.role != "router":
             raise PermissionDenied("this endpoint needs the router role")
         did = normalise(mask, "mask", self._region)
+        who: E164 | None
         try:
             who = normalise(caller, "caller", self._region)
         except InvalidParameters:
-            # Withheld or malformed caller ID on a live trunk: nobody to connect it to.
-            return Route("reject", sip_code=403, reason="caller has no masking on this number")
+            # Withheld or malformed caller ID on a live trunk: nobody to connect it to, so out
+            # of session whatever the number.
+            who = None
         now_ms = self._context.now_ms()
         with storage_failures(StorageUnavailable):
-            masking = await self._store.route(did, who, now_ms)
-            if masking is not None:
-                other = masking.other_party(who)
-                return Route("connect", masking=masking, caller=who, to=other)
-            if await self._store.pool_owner(did) is None:
+            if who is not None:
+                found = await self._store.route(did, who, now_ms)
+                if found is not None:
+                    masking, account_limit = found
+                    limit = effective_call_time_limit(
+                        masking.call_time_limit, account_limit, self._call_time_limit
+                    )
+                    other = masking.other_party(who)
+                    return Route(
+                        "connect", masking=masking, caller=who, to=other, call_time_limit=limit
+                    )
+            # Out of session: the account's rule decides, read only now, off the connect path.
+            rules = await self._store.owner_rules(did)
+            if rules is None:
                 return Route("reject", sip_code=404, reason="unknown number")
-            last = await self._store.last_masking(did, who)
+            if rules.forward_to is not None and rules.out_of_session == "forward":
+                forwarded = await self._forward(rules, rules.forward_to, who, did)
+                if forwarded is not None:
+                    return forwarded
+            last = None if who is None else await self._store.last_masking(did, who)
         if last is not None:
-            return Route("reject", masking=last, sip_code=403, reason="masking expired")
-        return Route("reject", sip_code=403, reason="caller has no masking on this number")
+            return Route(
+                "reject", masking=last, sip_code=rules.reject_code, reason="masking expired"
+            )
+        return Route(
+            "reject", sip_code=rules.reject_code, reason="caller has no masking on this number"
+        )
+
+    async def _forward(
+        self, rules: AccountRules, to: E164, who: E164 | None, did: E164
+    ) -> Route | None:
+        """The call sent to the account's fallback number, showing the DID called; None if
+        the fallback has since become a pool number (the call would loop through the proxy)."""
+        if await self._store.pool_owner(to) is not None:
+            log.warning(
+                "account %s forwards to pool number %s: rejecting instead",
+                rules.account_id,
+                redact(to),
+            )
+            return None
+        limit = effective_call_time_limit(None, rules.call_time_limit, self._call_time_limit)
+        return Route("forward", caller=who, to=to, call_time_limit=limit, caller_id=did)
 
     async def report_call_event(self, principal: Principal, raw: bytes) -> CallEvent:
         """An event the SIP proxy sent itself (its queue was unreachable), stored at once as

@@ -14,6 +14,7 @@ from callmask.domain.permissions import Permission
 from callmask.domain.pool import AccountPressure, PoolNumber
 from callmask.domain.reports import CallQuery, MaskingQuery
 from callmask.domain.retention import Purged
+from callmask.domain.rules import AccountRules
 from callmask.domain.webhooks import Attempt, Claimed, Delivery, DeliveryQuery, Notice, Webhook
 
 
@@ -129,10 +130,17 @@ class Transaction(Protocol):
 class Store(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[Transaction]: ...
 
-    async def route(self, mask: E164, caller: E164, now_ms: int) -> Masking | None:
-        """The live masking on this number with the caller as a party: the call hot path."""
+    async def route(
+        self, mask: E164, caller: E164, now_ms: int
+    ) -> tuple[Masking, int | None] | None:
+        """The live masking on this number with the caller as a party, and its account's
+        default call time limit (None: the account set none): the call hot path."""
 
     async def pool_owner(self, number: E164) -> str | None: ...
+
+    async def owner_rules(self, number: E164) -> AccountRules | None:
+        """The rules of the account whose pool holds number (its defaults if it set none);
+        None when no pool holds it. Read when a call does not connect."""
 
     async def last_masking(self, mask: E164, caller: E164) -> Masking | None:
         """The caller's most recent masking on this number, live or not."""
@@ -149,6 +157,15 @@ class Store(Protocol):
         """Replace a user's permissions; False when there is no such user."""
 
     async def add_session(self, ssid_hash: str, user_id: str, expires_ms: int) -> None: ...
+
+    async def account_known(self, account_id: str) -> bool:
+        """Whether a user acts for the account or its pool holds a number."""
+
+    async def account_rules(self, account_id: str) -> AccountRules | None:
+        """The rules the account set for its calls; None if it set none."""
+
+    async def set_account_rules(self, account_rules: AccountRules, now_ms: int) -> None:
+        """Create or replace the account's rules."""
 
     async def add_pool_numbers(self, account_id: str, numbers: list[E164], now_ms: int) -> int:
         """Add numbers to an account's pool; return how many were new. Raise if one is another's."""

@@ -109,6 +109,9 @@ def call_statement(query: CallQuery, dialect: str = "sqlite") -> tuple[str, list
         s.add("started_ms < ?", q.end_ms)
         if q.statuses:
             s.add(f"outcome IN ({', '.join('?' * len(q.statuses))})", *q.statuses)
+        if q.actions:
+            # Calls recorded before the proxy said how it handled them were all connected.
+            s.add(f"COALESCE(action, 'connect') IN ({', '.join('?' * len(q.actions))})", *q.actions)
         if q.min_duration_s is not None:
             s.add("duration_s >= ?", q.min_duration_s)
         if q.max_duration_s is not None:
@@ -181,6 +184,5 @@ async def calls_page(db: Executor, query: CallQuery) -> list[CallRecord]:
 
 async def maskings_page(db: Executor, query: MaskingQuery) -> list[MaskingRecord]:
     statement, args = masking_statement(query, db.dialect)
-    return [
-        MaskingRecord(Masking(*row[:8]), row[8], row[9]) for row in await db.fetch(statement, *args)
-    ]
+    rows = await db.fetch(statement, *args)
+    return [MaskingRecord(Masking(*row[:9]), row[9], row[10]) for row in rows]

@@ -23,7 +23,9 @@ class Executor(Protocol):
         """Run a statement; return how many rows it changed."""
 
 
-MASKING_COLUMNS = "masking_id, account_id, m1, m2, mask, event_id, created_ms, expires_ms"
+MASKING_COLUMNS = (
+    "masking_id, account_id, m1, m2, mask, event_id, created_ms, expires_ms, call_time_limit"
+)
 M_MASKING_COLUMNS = ", ".join("m." + column for column in MASKING_COLUMNS.split(", "))
 USER_COLUMNS = "user_id, account_id, role, token_hash, permissions"
 
@@ -53,6 +55,7 @@ IS_CLAIMED = "SELECT 1 FROM claims WHERE mask = ? AND party IN (?, ?) AND expire
 # expires_ms with now, so the lapsed rows they remove count for nothing there anyway.
 # Parameters: $1 account, $2 and $3 the pair (low, high), $4 now.
 _NO_MASKING = "NULL::text, NULL::text, NULL::text, NULL::text"
+_NO_TAIL = "NULL::text, NULL::bigint, NULL::bigint, NULL::integer"
 BEFORE_SET_PG = (
     "WITH closed AS (UPDATE maskings SET ended_ms = expires_ms, end_reason = 'expired'"
     " WHERE account_id = $1 AND pair_lo = $2 AND pair_hi = $3 AND ended_ms IS NULL"
@@ -61,14 +64,14 @@ BEFORE_SET_PG = (
     f" SELECT 0 AS kind, {MASKING_COLUMNS} FROM closed"
     f" UNION ALL SELECT 1, {MASKING_COLUMNS} FROM maskings WHERE account_id = $1"
     " AND pair_lo = $2 AND pair_hi = $3 AND ended_ms IS NULL AND expires_ms > $4"
-    f" UNION ALL SELECT 2, {_NO_MASKING}, previous.mask, NULL::text, NULL::bigint,"
-    " NULL::bigint FROM (SELECT m.mask FROM maskings m JOIN pool_numbers p"
+    f" UNION ALL SELECT 2, {_NO_MASKING}, previous.mask, {_NO_TAIL}"
+    " FROM (SELECT m.mask FROM maskings m JOIN pool_numbers p"
     " ON p.number = m.mask AND p.account_id = m.account_id"
     " WHERE m.account_id = $1 AND m.pair_lo = $2 AND m.pair_hi = $3"
     " ORDER BY m.created_ms DESC LIMIT 1) AS previous"
     " WHERE NOT EXISTS (SELECT 1 FROM claims c WHERE c.mask = previous.mask"
     " AND c.party IN ($2, $3) AND c.expires_ms > $4)"
-    f" UNION ALL SELECT 3, {_NO_MASKING}, number, NULL::text, NULL::bigint, NULL::bigint"
+    f" UNION ALL SELECT 3, {_NO_MASKING}, number, {_NO_TAIL}"
     " FROM pool_numbers WHERE number IN ($2, $3)"
 )
 # A party that is itself a pool number: a call to it would come back through the proxy.
@@ -117,7 +120,7 @@ def first_free_args(
 # only then, and PostgreSQL pays no extra round trip to find out.
 INSERT_MASKING = (
     "INSERT INTO maskings (masking_id, account_id, m1, m2, pair_lo, pair_hi, mask,"
-    " event_id, created_ms, expires_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " event_id, created_ms, expires_ms, call_time_limit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     " RETURNING EXISTS (SELECT 1 FROM webhooks w WHERE w.account_id = maskings.account_id)"
 )
 
@@ -137,6 +140,7 @@ def masking_row(masking: Masking) -> tuple[object, ...]:
         m.event_id,
         m.created_ms,
         m.expires_ms,
+        m.call_time_limit,
     )
 
 
@@ -144,7 +148,8 @@ INSERT_CLAIM = "INSERT INTO claims (mask, party, masking_id, expires_ms) VALUES 
 # The masking and its two claims in one PostgreSQL round trip; the same unique keys refuse it.
 INSERT_MASKING_PG = (
     "WITH m AS (INSERT INTO maskings (masking_id, account_id, m1, m2, pair_lo, pair_hi, mask,"
-    " event_id, created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    " event_id, created_ms, expires_ms, call_time_limit)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
     " RETURNING masking_id, mask, m1, m2, expires_ms),"
     " c AS (INSERT INTO claims (mask, party, masking_id, expires_ms)"
     " SELECT mask, m1, masking_id, expires_ms FROM m"
@@ -158,11 +163,22 @@ DROP_CLAIMS_OF = "DELETE FROM claims WHERE masking_id = ?"
 MOVE_MASKING_END = "UPDATE maskings SET expires_ms = ? WHERE masking_id = ?"
 MOVE_CLAIMS_END = "UPDATE claims SET expires_ms = ? WHERE masking_id = ?"
 
+# The account's default call time limit comes with the masking, by its key: a call that
+# connects costs one statement still.
 ROUTE = (
-    f"SELECT {M_MASKING_COLUMNS} FROM claims c JOIN maskings m ON m.masking_id = c.masking_id"
+    f"SELECT {M_MASKING_COLUMNS}, r.call_time_limit FROM claims c"
+    " JOIN maskings m ON m.masking_id = c.masking_id"
+    " LEFT JOIN account_rules r ON r.account_id = m.account_id"
     " WHERE c.mask = ? AND c.party = ? AND c.expires_ms > ?"
 )
 POOL_OWNER = "SELECT account_id FROM pool_numbers WHERE number = ?"
+# A call that does not connect: the number's account and what it does with such callers, in
+# one statement (the rules' columns are NULL for an account that set none).
+OWNER_RULES = (
+    "SELECT p.account_id, r.call_time_limit, r.out_of_session, r.forward_to, r.reject_code"
+    " FROM pool_numbers p LEFT JOIN account_rules r ON r.account_id = p.account_id"
+    " WHERE p.number = ?"
+)
 # Two index lookups (mask, m1) and (mask, m2): a stranger calling a busy number must not
 # make callmask walk that number's whole history.
 LAST_MASKING = (
@@ -213,7 +229,7 @@ DROP_LAPSED_SESSIONS = "DELETE FROM sessions WHERE expires_ms <= ?"
 
 CALL_COLUMNS = (
     "call_id, account_id, masking_id, event_id, mask, caller, callee, started_ms, answered_ms,"
-    " ended_ms, duration_s, sip_status, outcome, updated_ms"
+    " ended_ms, duration_s, sip_status, outcome, updated_ms, ended_by, action"
 )
 CALL = f"SELECT {CALL_COLUMNS} FROM calls WHERE call_id = ?"
 # Written once, by whichever event knows it first; a later event never erases it.
@@ -228,6 +244,8 @@ _CALL_FACTS = (
     "answered_ms",
     "ended_ms",
     "duration_s",
+    "ended_by",
+    "action",
 )
 
 
@@ -241,11 +259,13 @@ _OUTRANKS = f"{_rank('excluded')} > {_rank('calls')}"
 # serialised by the primary key, on both databases. The outcome and its SIP status follow the
 # highest-ranked event seen, whatever the arrival order. The WHERE skips an update that would
 # change nothing, so a replayed event leaves even updated_ms alone. The masking's account and
-# eventId are looked up here, so a record links to its masking without a read beforehand.
+# eventId are looked up here, so a record links to its masking without a read beforehand; a
+# forwarded call has no masking, and its account is the one whose pool holds the DID called.
 UPSERT_CALL = (
     f"INSERT INTO calls ({CALL_COLUMNS}) VALUES (?,"
-    " (SELECT account_id FROM maskings WHERE masking_id = ?), ?,"
-    " (SELECT event_id FROM maskings WHERE masking_id = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " COALESCE((SELECT account_id FROM maskings WHERE masking_id = ?),"
+    " (SELECT account_id FROM pool_numbers WHERE number = ?)), ?,"
+    " (SELECT event_id FROM maskings WHERE masking_id = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (call_id) DO UPDATE SET "
     + ", ".join(f"{column} = COALESCE(calls.{column}, excluded.{column})" for column in _CALL_FACTS)
     + f", sip_status = CASE WHEN {_OUTRANKS}"
@@ -274,6 +294,7 @@ def call_row(event: CallEvent, now_ms: int) -> tuple[object, ...]:
     return (
         e.call_id,
         e.masking_id,
+        e.mask if e.action == "forward" else None,
         e.masking_id,
         e.masking_id,
         e.mask,
@@ -286,6 +307,8 @@ def call_row(event: CallEvent, now_ms: int) -> tuple[object, ...]:
         e.sip_status,
         e.outcome,
         now_ms,
+        e.ended_by,
+        e.action,
     )
 
 

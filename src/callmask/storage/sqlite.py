@@ -20,7 +20,8 @@ from callmask.domain.accounts import User
 from callmask.domain.masking import Masking
 from callmask.domain.numbers import E164
 from callmask.domain.pool import AccountPressure
-from callmask.storage import pool, sql, wal
+from callmask.domain.rules import AccountRules
+from callmask.storage import pool, rules, sql, wal
 from callmask.storage.base import (
     ClaimTaken,
     PairTaken,
@@ -251,13 +252,19 @@ class SqliteStore(SqlStore[SqliteTransaction]):
         except sqlite3.Error as error:
             raise _failure(error) from error
 
-    async def route(self, mask: E164, caller: E164, now_ms: int) -> Masking | None:
+    async def route(
+        self, mask: E164, caller: E164, now_ms: int
+    ) -> tuple[Masking, int | None] | None:
         rows = self._rows(sql.ROUTE, (mask, caller, now_ms))
-        return Masking(*rows[0]) if rows else None
+        return (Masking(*rows[0][:-1]), rows[0][-1]) if rows else None
 
     async def pool_owner(self, number: E164) -> str | None:
         rows = self._rows(sql.POOL_OWNER, (number,))
         return str(rows[0][0]) if rows else None
+
+    async def owner_rules(self, number: E164) -> AccountRules | None:
+        rows = self._rows(sql.OWNER_RULES, (number,))
+        return rules.account_rules(rows[0]) if rows else None
 
     async def last_masking(self, mask: E164, caller: E164) -> Masking | None:
         rows = self._rows(sql.LAST_MASKING, (mask, caller, mask, caller))

@@ -18,8 +18,9 @@ from callmask.domain.permissions import Permission, stored
 from callmask.domain.pool import PoolNumber
 from callmask.domain.reports import CallQuery, MaskingQuery
 from callmask.domain.retention import Purged
+from callmask.domain.rules import AccountRules
 from callmask.domain.webhooks import Attempt, Claimed, Delivery, DeliveryQuery, Webhook
-from callmask.storage import credentials, outbox, pool, reports, retention, sql
+from callmask.storage import credentials, outbox, pool, reports, retention, rules, sql
 from callmask.storage.migrations import APPLIED, VERSIONS, Migration, migrations
 from callmask.storage.transaction import SqlTransaction
 
@@ -68,15 +69,22 @@ class SqlStore(ABC, Generic[T]):
     # -- the hot reads; SQLite answers them without a context manager or an await of its own
     # (docs/decisions.md, 'The route fast path') ----------------------------------------------
 
-    async def route(self, mask: E164, caller: E164, now_ms: int) -> Masking | None:
+    async def route(
+        self, mask: E164, caller: E164, now_ms: int
+    ) -> tuple[Masking, int | None] | None:
         async with self._reads() as db:
             rows = await db.fetch(sql.ROUTE, mask, caller, now_ms)
-        return Masking(*rows[0]) if rows else None
+        return (Masking(*rows[0][:-1]), rows[0][-1]) if rows else None
 
     async def pool_owner(self, number: E164) -> str | None:
         async with self._reads() as db:
             rows = await db.fetch(sql.POOL_OWNER, number)
         return str(rows[0][0]) if rows else None
+
+    async def owner_rules(self, number: E164) -> AccountRules | None:
+        async with self._reads() as db:
+            rows = await db.fetch(sql.OWNER_RULES, number)
+        return rules.account_rules(rows[0]) if rows else None
 
     async def last_masking(self, mask: E164, caller: E164) -> Masking | None:
         async with self._reads() as db:
@@ -123,6 +131,18 @@ class SqlStore(ABC, Generic[T]):
             else:
                 rows = await db.fetch(pool.LISTING_OF + pool.ORDER, now_ms, account_id)
         return [PoolNumber(E164(row[0]), row[1], row[2]) for row in rows]
+
+    async def account_known(self, account_id: str) -> bool:
+        async with self._reads() as db:
+            return await rules.known(db, account_id)
+
+    async def account_rules(self, account_id: str) -> AccountRules | None:
+        async with self._reads() as db:
+            return await rules.rules(db, account_id)
+
+    async def set_account_rules(self, account_rules: AccountRules, now_ms: int) -> None:
+        async with self.transaction() as tx:
+            await rules.set_rules(tx, account_rules, now_ms)
 
     # -- calls and reports --------------------------------------------------------------------
 
