@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from callmask.cli import main
+from callmask.config import Settings
 from tests.e2e import sipp
 from tests.e2e.sip_stack import Stack, free_udp_port, sip_stack
 from tests.support import free_port
@@ -420,3 +422,31 @@ def test_a_call_time_limit_ends_the_call_with_byes_that_carry_no_number(stack: S
     assert 2.5 <= elapsed <= 5.0
     [record] = records(stack, m1, "completed")
     assert record["ended_by"] == "limit" and record["duration_s"] in (2, 3, 4)
+
+
+def account_rule(stack: Stack, *options: str) -> None:
+    settings = Settings(database_url=stack.database_url)
+    assert main(["account", "set", "acme", *options], settings=settings) == 0
+
+
+def test_an_out_of_session_caller_reaches_the_fallback_seeing_only_the_did(
+    tmp_path: Path,
+) -> None:
+    fallback, stranger = "+919900000042", "+919700000042"
+    with sip_stack(tmp_path) as stack:
+        did = str(stack.masking("+919876500040", "+919812300040")["mask"])
+        account_rule(stack, "--out-of-session", f"forward:{fallback}")
+        call(stack, stranger, fallback, did)
+        [record] = records(stack, stranger, "completed")
+        assert (record["action"], record["callee"], record["masking_id"]) == (
+            "forward",
+            fallback,
+            None,
+        )
+
+
+def test_an_out_of_session_caller_gets_the_accounts_reject_code(tmp_path: Path) -> None:
+    with sip_stack(tmp_path) as stack:
+        did = str(stack.masking("+919876500041", "+919812300041")["mask"])
+        account_rule(stack, "--out-of-session", "reject", "--reject-code", "480")
+        call(stack, STRANGER, "+919812300041", did, final=480, answer=None)
