@@ -148,7 +148,7 @@ class KamailioOptions:
                 'loadmodule "tls.so"\n'
                 f'modparam("tls", "certificate", "{cert}")\n'
                 f'modparam("tls", "private_key", "{key}")\n'
-                'modparam("tls", "method", "TLSv1.2+")\n'
+                'modparam("tls", "tls_method", "TLSv1.2+")\n'
                 'modparam("tls", "verify_certificate", 0)\n'
                 'modparam("tls", "require_certificate", 0)'
             ),
