@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
+import socket
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -450,3 +452,42 @@ def test_an_out_of_session_caller_gets_the_accounts_reject_code(tmp_path: Path) 
         did = str(stack.masking("+919876500041", "+919812300041")["mask"])
         account_rule(stack, "--out-of-session", "reject", "--reject-code", "480")
         call(stack, STRANGER, "+919812300041", did, final=480, answer=None)
+
+
+def _options_answered(port: int, source: str, count: int, user_agent: str = "probe") -> int:
+    """Send count OPTIONS from source as fast as they go; how many got an answer."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((source, 0))
+        local = sock.getsockname()[1]
+        for index in range(count):
+            sock.sendto(
+                (
+                    f"OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\n"
+                    f"Via: SIP/2.0/UDP {source}:{local};branch=z9hG4bKflood{index}\r\n"
+                    f"From: <sip:probe@{source}>;tag=f{index}\r\nTo: <sip:127.0.0.1:{port}>\r\n"
+                    f"Call-ID: flood-{index}@{source}\r\nCSeq: 1 OPTIONS\r\n"
+                    f"User-Agent: {user_agent}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+                ).encode(),
+                ("127.0.0.1", port),
+            )
+        sock.settimeout(1.0)
+        answered = 0
+        with contextlib.suppress(TimeoutError):
+            while True:
+                sock.recv(65536)
+                answered += 1
+        return answered
+
+
+def test_a_flooding_untrusted_source_stops_getting_answers(tmp_path: Path) -> None:
+    with sip_stack(tmp_path, kamailio={"trusted_sources": ("127.0.0.1/32",)}) as wary:
+        answered = _options_answered(wary.sip_port, "127.0.0.3", 60)
+        assert 1 <= answered < 40
+        # The trunk is not held to the flood limit.
+        assert _options_answered(wary.sip_port, "127.0.0.1", 60) == 60
+
+
+def test_a_scanner_gets_no_answer_at_all(stack: Stack) -> None:
+    before = stack.statistic("callmask_scanners")
+    assert _options_answered(stack.sip_port, "127.0.0.1", 3, "friendly-scanner") == 0
+    assert stack.statistic("callmask_scanners") == before + 3

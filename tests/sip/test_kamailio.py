@@ -6,6 +6,8 @@ import dataclasses
 import grp
 import os
 import re
+import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -135,3 +137,66 @@ def test_a_write_that_fails_at_the_rename_leaves_no_temporary_file(tmp_path: Pat
     with pytest.raises(OSError):
         write(OPTIONS, tmp_path / "callmask.cfg")
     assert [path.name for path in tmp_path.iterdir()] == ["callmask.cfg"]
+
+
+def test_every_gateway_and_api_host_is_rendered_in_order() -> None:
+    text = render(
+        replace(
+            OPTIONS,
+            gateways=("gw1.example.net:5060", "gw2.example.net:5080"),
+            api_urls=("http://10.0.0.1:8080", "https://api.example.net/"),
+        )
+    )
+    assert text.index('"@gw1.example.net:5060"') < text.index('"@gw2.example.net:5080"')
+    assert 'httpcon", "callmask0=>http://10.0.0.1:8080;timeout=1"' in text
+    assert 'httpcon", "callmask1=>https://api.example.net;timeout=1"' in text
+    assert text.count('http_connect("callmask1"') == 2  # the lookup and the event post
+
+
+def test_gateway_credentials_are_answered_only_when_both_are_set() -> None:
+    text = render(replace(OPTIONS, gateway_user="trunk", gateway_password="p@ss!"))
+    assert '$avp(auth_user) = "trunk";' in text and '$avp(auth_password) = "p@ss!";' in text
+    assert "$avp(auth_user)" not in render(OPTIONS).split("route[CREDENTIALS]")[1][:80]
+    with pytest.raises(KamailioError, match="both"):
+        render(replace(OPTIONS, gateway_user="trunk"))
+
+
+def test_sources_are_checked_as_networks_and_a_bad_one_is_refused() -> None:
+    text = render(replace(OPTIONS, trusted_sources=("192.0.2.0/24", "2001:db8::1")))
+    assert 'is_in_subnet("$si", "192.0.2.0/24") || is_in_subnet("$si", "2001:db8::1/128")' in text
+    with pytest.raises(KamailioError, match="not an IP address"):
+        render(replace(OPTIONS, trusted_sources=("carrier.example.net",)))
+    with pytest.raises(KamailioError, match="http"):
+        render(replace(OPTIONS, api_urls=("ftp://x",)))
+
+
+def test_tls_is_rendered_only_with_a_certificate_and_a_key() -> None:
+    assert 'loadmodule "tls.so"' not in render(OPTIONS)
+    text = render(replace(OPTIONS, tls_cert="/etc/ssl/c.pem", tls_key="/etc/ssl/k.pem"))
+    assert "enable_tls=yes\nlisten=tls:10.1.2.3:5061" in text
+    assert 'modparam("tls", "private_key", "/etc/ssl/k.pem")' in text
+    with pytest.raises(KamailioError, match="both a certificate and a key"):
+        render(replace(OPTIONS, tls_cert="/etc/ssl/c.pem"))
+
+
+def test_kamailio_accepts_a_configuration_with_every_option(tmp_path: Path) -> None:
+    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+        + ["-keyout", str(key), "-out", str(cert), "-subj", "/CN=test"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    full = replace(
+        OPTIONS,
+        gateways=("gw1.example.net:5060", "gw2.example.net:5060"),
+        api_urls=("http://10.0.0.1:8080", "http://10.0.0.2:8080"),
+        gateway_user="trunk",
+        gateway_password="s3cret",
+        trusted_sources=("192.0.2.0/24",),
+        tls_cert=str(cert),
+        tls_key=str(key),
+        control_socket=str(tmp_path / "ctl"),
+    )
+    check(write(full, tmp_path / "kamailio.cfg"))
