@@ -17,7 +17,8 @@ from callmask.domain import fields
 from callmask.domain.errors import InvalidParameters
 from callmask.domain.numbers import E164, normalise
 
-# A day: longer than any call a masking is for, and a bound the proxy's timer takes as is.
+# A day: longer than any call a masking is for; a larger figure is more likely milliseconds
+# sent by mistake (docs/decisions.md, "Per-call rules").
 MAX_CALL_TIME_LIMIT_S = 86_400
 NO_LIMIT = 0
 OutOfSession = Literal["reject", "forward"]
