@@ -8,11 +8,13 @@ from __future__ import annotations
 import asyncio
 import socket
 import sqlite3
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import pytest
@@ -391,3 +393,25 @@ HALF_WRITTEN = """
     SELECT c.masking_id FROM claims c LEFT JOIN maskings m ON m.masking_id = c.masking_id
     WHERE m.masking_id IS NULL OR m.ended_ms IS NOT NULL
 """
+
+
+def run_cli(settings: Settings, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    """The real CLI with these settings: its exit status and everything it printed."""
+    from callmask.cli import main
+
+    status = main(list(argv), settings=settings)
+    captured = capsys.readouterr()
+    return status, captured.out + captured.err
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A throwaway certificate and key for 127.0.0.1 (openssl), for TLS listeners in tests."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"]
+        + ["-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return cert, key

@@ -12,90 +12,81 @@ from pathlib import Path
 import pytest
 
 from callmask.bootstrap import build_services
-from callmask.cli import main
 from callmask.config import Settings
 from callmask.domain.numbers import E164
 from callmask.domain.permissions import Permission
 from callmask.service.accounts import Credentials, Principal
 from callmask.storage import open_store
-
-
-@pytest.fixture
-def cli_settings(tmp_path: Path) -> Settings:
-    return Settings(database_url=f"sqlite:///{tmp_path / 'cli.db'}")
-
-
-def run(settings: Settings, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
-    status = main(list(argv), settings=settings)
-    captured = capsys.readouterr()
-    return status, captured.out + captured.err
+from tests.support import run_cli
 
 
 def test_user_add_prints_a_token_once_and_refuses_a_duplicate(
     cli_settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status, out = run(cli_settings, capsys, "user", "add", "acme", "--json")
+    status, out = run_cli(cli_settings, capsys, "user", "add", "acme", "--json")
     assert status == 0
     created = json.loads(out)
     assert created["userId"] == "acme" and len(created["token"]) >= 40
-    status, out = run(cli_settings, capsys, "user", "add", "acme")
+    status, out = run_cli(cli_settings, capsys, "user", "add", "acme")
     assert status == 1 and "exists" in out
 
 
 def test_pool_add_range_list_and_remove(
     cli_settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run(cli_settings, capsys, "user", "add", "acme")
-    status, out = run(
+    run_cli(cli_settings, capsys, "user", "add", "acme")
+    status, out = run_cli(
         cli_settings, capsys, "pool", "add", "--user", "acme", "--range", "08040000000", "3"
     )
     assert status == 0 and "added 3 of 3" in out
-    status, out = run(cli_settings, capsys, "pool", "list", "--user", "acme", "--json")
+    status, out = run_cli(cli_settings, capsys, "pool", "list", "--user", "acme", "--json")
     assert [row["number"] for row in json.loads(out)] == [
         "+918040000000",
         "+918040000001",
         "+918040000002",
     ]
-    status, out = run(cli_settings, capsys, "pool", "remove", "+918040000001")
+    status, out = run_cli(cli_settings, capsys, "pool", "remove", "+918040000001")
     assert status == 0 and "removed 1" in out
-    _, out = run(cli_settings, capsys, "pool", "list", "--json")
+    _, out = run_cli(cli_settings, capsys, "pool", "list", "--json")
     assert len(json.loads(out)) == 2
 
 
 def test_pool_add_from_file_and_rejects_a_bad_number(
     cli_settings: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    run(cli_settings, capsys, "user", "add", "acme")
+    run_cli(cli_settings, capsys, "user", "add", "acme")
     numbers = tmp_path / "dids.txt"
     numbers.write_text("# our DIDs\n+918040000000\n918040000005\n")
-    status, out = run(cli_settings, capsys, "pool", "add", "--user", "acme", "--file", str(numbers))
+    status, out = run_cli(
+        cli_settings, capsys, "pool", "add", "--user", "acme", "--file", str(numbers)
+    )
     assert status == 0 and "added 2 of 2" in out
-    status, out = run(cli_settings, capsys, "pool", "add", "--user", "acme", "12ab")
+    status, out = run_cli(cli_settings, capsys, "pool", "add", "--user", "acme", "12ab")
     assert status == 1 and "'12ab'" in out
 
 
 def test_pool_add_for_unknown_user_fails(
     cli_settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status, out = run(cli_settings, capsys, "pool", "add", "--user", "ghost", "+918040000000")
+    status, out = run_cli(cli_settings, capsys, "pool", "add", "--user", "ghost", "+918040000000")
     assert status == 1 and "no user" in out
 
 
 def test_ssid_create_for_a_user(cli_settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
-    run(cli_settings, capsys, "user", "add", "acme")
-    status, out = run(cli_settings, capsys, "ssid", "create", "acme", "--json")
+    run_cli(cli_settings, capsys, "user", "add", "acme")
+    status, out = run_cli(cli_settings, capsys, "ssid", "create", "acme", "--json")
     assert status == 0 and len(json.loads(out)["ssid"]) >= 40
-    status, out = run(cli_settings, capsys, "ssid", "create", "ghost")
+    status, out = run_cli(cli_settings, capsys, "ssid", "create", "ghost")
     assert status == 1
 
 
 def test_demo_seeds_once_and_prints_a_curl_line(
     cli_settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run(cli_settings, capsys, "demo")[0] == 0
-    status, out = run(cli_settings, capsys, "demo")
+    assert run_cli(cli_settings, capsys, "demo")[0] == 0
+    status, out = run_cli(cli_settings, capsys, "demo")
     assert status == 0 and "curl -s http://127.0.0.1:8080/api/v2/Masking/set" in out
-    _, out = run(cli_settings, capsys, "pool", "list", "--json")
+    _, out = run_cli(cli_settings, capsys, "pool", "list", "--json")
     assert len(json.loads(out)) == 5
 
 
@@ -118,19 +109,19 @@ def test_console_script_reads_the_environment(tmp_path: Path) -> None:
 def test_user_rotate_replaces_the_token(
     cli_settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _, out = run(cli_settings, capsys, "user", "add", "acme", "--json")
+    _, out = run_cli(cli_settings, capsys, "user", "add", "acme", "--json")
     old = json.loads(out)["token"]
-    status, out = run(cli_settings, capsys, "user", "rotate", "acme", "--json")
+    status, out = run_cli(cli_settings, capsys, "user", "rotate", "acme", "--json")
     new = json.loads(out)["token"]
     assert status == 0 and new != old
-    status, out = run(cli_settings, capsys, "user", "rotate", "ghost")
+    status, out = run_cli(cli_settings, capsys, "user", "rotate", "ghost")
     assert status == 1 and "no user" in out
 
 
 def test_sip_config_needs_router_credentials(
     cli_settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status, out = run(cli_settings, capsys, "sip", "config")
+    status, out = run_cli(cli_settings, capsys, "sip", "config")
     assert status == 2 and "CALLMASK_SIP_ROUTER_TOKEN" in out
 
 
@@ -144,13 +135,13 @@ def test_sip_config_renders_from_settings_and_dev_makes_a_working_router(
         cli_settings, sip_router_user="sip", sip_router_token="abc", sip_mask_key="k1"
     )
     # Without the trunks' addresses there is nothing to trust but --dev's loopback.
-    status, out = run(configured, capsys, "sip", "config")
+    status, out = run_cli(configured, capsys, "sip", "config")
     assert status == 1 and "CALLMASK_SIP_TRUSTED" in out
     configured = dataclasses.replace(configured, sip_trusted="192.0.2.10")
-    status, out = run(configured, capsys, "sip", "config")
+    status, out = run_cli(configured, capsys, "sip", "config")
     assert status == 0 and "userId=sip&token=abc" in out and '"mask_key", "k1"' in out
     target = tmp_path / "kamailio.cfg"
-    status, out = run(cli_settings, capsys, "sip", "config", "--dev", "--out", str(target))
+    status, out = run_cli(cli_settings, capsys, "sip", "config", "--dev", "--out", str(target))
     assert status == 0 and "CALLMASK_SIP_MASK_KEY is not set" in out
     found = re.search(r"userId=(kamailio-dev)&token=([A-Za-z0-9_-]+)&", target.read_text())
     assert found is not None
@@ -174,9 +165,9 @@ def test_sip_config_renders_from_settings_and_dev_makes_a_working_router(
 def test_user_add_grants_the_client_default_or_the_permissions_given(
     cli_settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _, out = run(cli_settings, capsys, "user", "add", "acme", "--json")
+    _, out = run_cli(cli_settings, capsys, "user", "add", "acme", "--json")
     assert json.loads(out)["permissions"] == ["LIST_MASKING", "LIST_WEBHOOK_LOG", "SET_MASKING"]
-    _, out = run(
+    _, out = run_cli(
         cli_settings,
         capsys,
         "user",
@@ -189,20 +180,20 @@ def test_user_add_grants_the_client_default_or_the_permissions_given(
         "--json",
     )
     assert json.loads(out)["permissions"] == ["LIST_CALL_LOG", "LIST_MASKING"]
-    _, out = run(cli_settings, capsys, "user", "add", "sip", "--role", "router", "--json")
+    _, out = run_cli(cli_settings, capsys, "user", "add", "sip", "--role", "router", "--json")
     assert json.loads(out)["permissions"] == []
-    status, out = run(cli_settings, capsys, "user", "add", "x", "--permissions", "ALL")
+    status, out = run_cli(cli_settings, capsys, "user", "add", "x", "--permissions", "ALL")
     assert status == 1 and "unknown permission" in out
 
 
 def test_user_grant_and_revoke_change_what_the_token_may_do(
     cli_settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _, out = run(cli_settings, capsys, "user", "add", "acme", "--json")
+    _, out = run_cli(cli_settings, capsys, "user", "add", "acme", "--json")
     token = json.loads(out)["token"]
-    status, out = run(cli_settings, capsys, "user", "grant", "acme", "LIST_CALL_LOG", "--json")
+    status, out = run_cli(cli_settings, capsys, "user", "grant", "acme", "LIST_CALL_LOG", "--json")
     assert status == 0 and "LIST_CALL_LOG" in json.loads(out)["permissions"]
-    status, out = run(cli_settings, capsys, "user", "revoke", "acme", "SET_MASKING", "--json")
+    status, out = run_cli(cli_settings, capsys, "user", "revoke", "acme", "SET_MASKING", "--json")
     assert json.loads(out)["permissions"] == ["LIST_CALL_LOG", "LIST_MASKING", "LIST_WEBHOOK_LOG"]
 
     async def permissions() -> frozenset[Permission]:
@@ -214,23 +205,25 @@ def test_user_grant_and_revoke_change_what_the_token_may_do(
             await store.close()
 
     assert Permission.SET_MASKING not in asyncio.run(permissions())
-    run(cli_settings, capsys, "user", "add", "sip", "--role", "router")
-    status, out = run(cli_settings, capsys, "user", "grant", "sip", "LIST_CALL_LOG")
+    run_cli(cli_settings, capsys, "user", "add", "sip", "--role", "router")
+    status, out = run_cli(cli_settings, capsys, "user", "grant", "sip", "LIST_CALL_LOG")
     assert status == 1 and "router" in out
-    status, out = run(cli_settings, capsys, "user", "grant", "ghost", "LIST_CALL_LOG")
+    status, out = run_cli(cli_settings, capsys, "user", "grant", "ghost", "LIST_CALL_LOG")
     assert status == 1 and "no user" in out
 
 
 def test_webhook_set_prints_the_secret_once_and_show_log_remove_follow(
     cli_settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run(cli_settings, capsys, "user", "add", "acme")
-    run(cli_settings, capsys, "user", "add", "acme-ops", "--account", "acme")
+    run_cli(cli_settings, capsys, "user", "add", "acme")
+    run_cli(cli_settings, capsys, "user", "add", "acme-ops", "--account", "acme")
     url = "https://hooks.example.com/callmask"
-    status, out = run(cli_settings, capsys, "webhook", "set", "--user", "acme-ops", url, "--json")
+    status, out = run_cli(
+        cli_settings, capsys, "webhook", "set", "--user", "acme-ops", url, "--json"
+    )
     created = json.loads(out)
     assert status == 0 and created["account"] == "acme" and created["secret"].startswith("whsec_")
-    status, out = run(cli_settings, capsys, "webhook", "show", "--user", "acme", "--json")
+    status, out = run_cli(cli_settings, capsys, "webhook", "show", "--user", "acme", "--json")
     shown = json.loads(out)
     assert shown == {
         "account": "acme",
@@ -238,12 +231,12 @@ def test_webhook_set_prints_the_secret_once_and_show_log_remove_follow(
         "notices": {"pending": 0, "delivered": 0, "failed": 0},
     }
     assert created["secret"] not in out
-    status, out = run(cli_settings, capsys, "webhook", "log", "--user", "acme")
+    status, out = run_cli(cli_settings, capsys, "webhook", "log", "--user", "acme")
     assert status == 0 and "no deliveries yet" in out
-    status, out = run(cli_settings, capsys, "webhook", "set", "--user", "acme", "ftp://x")
+    status, out = run_cli(cli_settings, capsys, "webhook", "set", "--user", "acme", "ftp://x")
     assert status == 1 and "http" in out
-    assert run(cli_settings, capsys, "webhook", "remove", "--user", "acme")[0] == 0
-    status, out = run(cli_settings, capsys, "webhook", "remove", "--user", "acme")
+    assert run_cli(cli_settings, capsys, "webhook", "remove", "--user", "acme")[0] == 0
+    status, out = run_cli(cli_settings, capsys, "webhook", "remove", "--user", "acme")
     assert status == 1 and "no webhook" in out
 
 
@@ -264,18 +257,18 @@ def test_purge_deletes_past_retention_and_can_be_turned_off(
             await store.close()
 
     asyncio.run(old_masking())
-    status, out = run(cli_settings, capsys, "purge", "--json")
+    status, out = run_cli(cli_settings, capsys, "purge", "--json")
     assert status == 0 and json.loads(out)["maskings"] == 1
     off = dataclasses.replace(cli_settings, retention_days=0)
-    status, out = run(off, capsys, "purge")
+    status, out = run_cli(off, capsys, "purge")
     assert status == 0 and "retention is off" in out
 
 
 def test_account_set_changes_the_call_time_limit_and_show_reads_it_back(
     cli_settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run(cli_settings, capsys, "user", "add", "api", "--account", "acme")
-    status, out = run(cli_settings, capsys, "account", "show", "acme", "--json")
+    run_cli(cli_settings, capsys, "user", "add", "api", "--account", "acme")
+    status, out = run_cli(cli_settings, capsys, "account", "show", "acme", "--json")
     assert status == 0
     assert json.loads(out) == {
         "account": "acme",
@@ -285,14 +278,14 @@ def test_account_set_changes_the_call_time_limit_and_show_reads_it_back(
         "callTimeLimit": None,
         "defaultCallTimeLimit": 0,
     }
-    status, out = run(cli_settings, capsys, "account", "set", "acme", "--call-time-limit", "90")
+    status, out = run_cli(cli_settings, capsys, "account", "set", "acme", "--call-time-limit", "90")
     assert status == 0 and "call time limit 90 s" in out
     global_ten_minutes = dataclasses.replace(cli_settings, call_time_limit=600)
-    status, out = run(global_ten_minutes, capsys, "account", "show", "acme", "--json")
+    status, out = run_cli(global_ten_minutes, capsys, "account", "show", "acme", "--json")
     assert json.loads(out)["callTimeLimit"] == 90
     assert json.loads(out)["defaultCallTimeLimit"] == 600
-    run(cli_settings, capsys, "account", "set", "acme", "--call-time-limit", "default")
-    status, out = run(global_ten_minutes, capsys, "account", "show", "acme")
+    run_cli(cli_settings, capsys, "account", "set", "acme", "--call-time-limit", "default")
+    status, out = run_cli(global_ten_minutes, capsys, "account", "show", "acme")
     assert status == 0 and "600 s (CALLMASK_CALL_TIME_LIMIT)" in out
 
 
@@ -324,33 +317,33 @@ def test_account_set_changes_the_call_time_limit_and_show_reads_it_back(
 def test_account_set_with_a_bad_value_exits_2_and_changes_nothing(
     cli_settings: Settings, capsys: pytest.CaptureFixture[str], argv: list[str], words: list[str]
 ) -> None:
-    run(cli_settings, capsys, "user", "add", "acme")
-    run(cli_settings, capsys, "pool", "add", "--user", "acme", "+918040000000")
+    run_cli(cli_settings, capsys, "user", "add", "acme")
+    run_cli(cli_settings, capsys, "pool", "add", "--user", "acme", "+918040000000")
     before = ["--call-time-limit", "90", "--out-of-session", "reject", "--reject-code", "480"]
-    assert run(cli_settings, capsys, "account", "set", "acme", *before)[0] == 0
-    _, kept = run(cli_settings, capsys, "account", "show", "acme", "--json")
-    status, out = run(cli_settings, capsys, "account", "set", "acme", *argv)
+    assert run_cli(cli_settings, capsys, "account", "set", "acme", *before)[0] == 0
+    _, kept = run_cli(cli_settings, capsys, "account", "show", "acme", "--json")
+    status, out = run_cli(cli_settings, capsys, "account", "set", "acme", *argv)
     assert status == 2
     assert out.startswith("callmask: ") and all(word in out for word in words), out
-    _, shown = run(cli_settings, capsys, "account", "show", "acme", "--json")
+    _, shown = run_cli(cli_settings, capsys, "account", "show", "acme", "--json")
     assert json.loads(shown) == json.loads(kept)
 
 
 def test_account_set_and_show_refuse_an_account_nobody_acts_for(
     cli_settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run(cli_settings, capsys, "user", "add", "acme")
-    status, out = run(cli_settings, capsys, "account", "set", "acme2", "--call-time-limit", "9")
+    run_cli(cli_settings, capsys, "user", "add", "acme")
+    status, out = run_cli(cli_settings, capsys, "account", "set", "acme2", "--call-time-limit", "9")
     assert status == 1 and "no account 'acme2'" in out
-    status, out = run(cli_settings, capsys, "account", "show", "acme2")
+    status, out = run_cli(cli_settings, capsys, "account", "show", "acme2")
     assert status == 1 and "no account 'acme2'" in out
 
 
 def test_account_set_out_of_session_reject_with_a_code_or_forward_to_a_normalised_number(
     cli_settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run(cli_settings, capsys, "user", "add", "acme")
-    status, out = run(
+    run_cli(cli_settings, capsys, "user", "add", "acme")
+    status, out = run_cli(
         cli_settings,
         capsys,
         "account",
@@ -364,11 +357,11 @@ def test_account_set_out_of_session_reject_with_a_code_or_forward_to_a_normalise
     )
     assert status == 0
     assert (json.loads(out)["outOfSession"], json.loads(out)["rejectCode"]) == ("reject", 404)
-    status, out = run(
+    status, out = run_cli(
         cli_settings, capsys, "account", "set", "acme", "--out-of-session", "forward:08012345678"
     )
     assert status == 0 and "forwarded to +918012345678" in out
-    _, shown = run(cli_settings, capsys, "account", "show", "acme", "--json")
+    _, shown = run_cli(cli_settings, capsys, "account", "show", "acme", "--json")
     assert json.loads(shown) == {
         "account": "acme",
         "outOfSession": "forward",
@@ -378,7 +371,9 @@ def test_account_set_out_of_session_reject_with_a_code_or_forward_to_a_normalise
         "defaultCallTimeLimit": 0,
     }
     # Back to reject without a code: the default 403, and the fallback is forgotten.
-    status, out = run(cli_settings, capsys, "account", "set", "acme", "--out-of-session", "reject")
+    status, out = run_cli(
+        cli_settings, capsys, "account", "set", "acme", "--out-of-session", "reject"
+    )
     assert status == 0 and "rejected with 403" in out
-    _, shown = run(cli_settings, capsys, "account", "show", "acme", "--json")
+    _, shown = run_cli(cli_settings, capsys, "account", "show", "acme", "--json")
     assert (json.loads(shown)["forwardTo"], json.loads(shown)["rejectCode"]) == (None, 403)

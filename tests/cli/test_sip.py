@@ -16,6 +16,7 @@ import pytest
 
 from callmask.cli import main
 from callmask.config import Settings
+from tests.support import run_cli
 
 
 @pytest.fixture
@@ -27,17 +28,6 @@ def configured(tmp_path: Path) -> Settings:
         sip_mask_key="0123456789abcdef",
         sip_trusted="192.0.2.10,198.51.100.0/24",
     )
-
-
-@pytest.fixture
-def cli_settings(tmp_path: Path) -> Settings:
-    return Settings(database_url=f"sqlite:///{tmp_path / 'cli.db'}")
-
-
-def run(settings: Settings, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
-    status = main(list(argv), settings=settings)
-    captured = capsys.readouterr()
-    return status, captured.out + captured.err
 
 
 def _kamailio_gid() -> int | None:
@@ -52,7 +42,7 @@ def test_config_out_writes_a_file_that_group_kamailio_reads_and_nobody_else(
     configured: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     target = tmp_path / "callmask.cfg"
-    status, out = run(configured, capsys, "sip", "config", "--out", str(target))
+    status, out = run_cli(configured, capsys, "sip", "config", "--out", str(target))
     assert status == 0, out
     info = target.stat()
     assert info.st_mode & 0o777 == 0o640
@@ -117,7 +107,7 @@ def test_config_out_into_a_missing_folder_fails_in_one_line(
     configured: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     target = tmp_path / "missing" / "callmask.cfg"
-    status, out = run(configured, capsys, "sip", "config", "--out", str(target))
+    status, out = run_cli(configured, capsys, "sip", "config", "--out", str(target))
     assert status == 1
     assert out.startswith("callmask: ") and "No such file or directory" in out
     assert "Traceback" not in out
@@ -128,7 +118,7 @@ def test_config_refuses_a_value_kamailio_cannot_hold_without_writing(
 ) -> None:
     target = tmp_path / "callmask.cfg"
     unsafe = dataclasses.replace(configured, sip_router_token='x"; exit; "')
-    status, out = run(unsafe, capsys, "sip", "config", "--out", str(target))
+    status, out = run_cli(unsafe, capsys, "sip", "config", "--out", str(target))
     assert status == 1 and "router_token" in out
     assert not target.exists()
 
@@ -136,7 +126,7 @@ def test_config_refuses_a_value_kamailio_cannot_hold_without_writing(
 def test_check_renders_from_the_settings_and_kamailio_accepts_it(
     configured: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status, out = run(configured, capsys, "sip", "check")
+    status, out = run_cli(configured, capsys, "sip", "check")
     assert status == 0, out
     assert out == "ok: kamailio accepts the configuration rendered from the settings\n"
 
@@ -146,7 +136,7 @@ def test_check_reports_kamailios_complaint_about_what_the_settings_render(
 ) -> None:
     # A value callmask lets through (its characters are safe) and only Kamailio refuses.
     negative = dataclasses.replace(configured, sip_children=-1)
-    status, out = run(negative, capsys, "sip", "check")
+    status, out = run_cli(negative, capsys, "sip", "check")
     assert status == 1
     assert out.startswith("callmask: kamailio rejected the configuration:\n")
     assert "number expected" in out and "ok:" not in out
@@ -155,14 +145,14 @@ def test_check_reports_kamailios_complaint_about_what_the_settings_render(
 def test_check_needs_router_credentials_like_config(
     cli_settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status, out = run(cli_settings, capsys, "sip", "check")
+    status, out = run_cli(cli_settings, capsys, "sip", "check")
     assert status == 2 and "CALLMASK_SIP_ROUTER_TOKEN" in out
 
 
 def test_check_dev_renders_with_a_local_router_user(
     cli_settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status, out = run(cli_settings, capsys, "sip", "check", "--dev")
+    status, out = run_cli(cli_settings, capsys, "sip", "check", "--dev")
     assert status == 0, out
     assert "ok: kamailio accepts the configuration rendered from the settings\n" in out
 
@@ -171,8 +161,8 @@ def test_check_file_accepts_what_config_out_wrote_without_credentials(
     configured: Settings, cli_settings: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     target = tmp_path / "callmask.cfg"
-    assert run(configured, capsys, "sip", "config", "--out", str(target))[0] == 0
-    status, out = run(cli_settings, capsys, "sip", "check", "--file", str(target))
+    assert run_cli(configured, capsys, "sip", "config", "--out", str(target))[0] == 0
+    status, out = run_cli(cli_settings, capsys, "sip", "check", "--file", str(target))
     assert (status, out) == (0, f"ok: kamailio accepts {target}\n")
 
 
@@ -180,9 +170,9 @@ def test_check_file_prints_kamailios_complaint_and_fails(
     configured: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     target = tmp_path / "callmask.cfg"
-    run(configured, capsys, "sip", "config", "--out", str(target))
+    run_cli(configured, capsys, "sip", "config", "--out", str(target))
     target.write_text(target.read_text().replace("request_route {", "request_route {\n  nope();"))
-    status, out = run(configured, capsys, "sip", "check", "--file", str(target))
+    status, out = run_cli(configured, capsys, "sip", "check", "--file", str(target))
     assert status == 1 and out.startswith(f"callmask: {target}: kamailio rejected")
     # Kamailio's own words, naming the culprit, without its start-up chatter.
     assert "failed to find command nope" in out
@@ -192,7 +182,9 @@ def test_check_file_prints_kamailios_complaint_and_fails(
 def test_check_file_that_is_missing_fails_with_kamailios_reason(
     cli_settings: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    status, out = run(cli_settings, capsys, "sip", "check", "--file", str(tmp_path / "none.cfg"))
+    status, out = run_cli(
+        cli_settings, capsys, "sip", "check", "--file", str(tmp_path / "none.cfg")
+    )
     assert status == 1 and "No such file or directory" in out
 
 

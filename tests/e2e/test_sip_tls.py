@@ -6,23 +6,10 @@ from __future__ import annotations
 import secrets
 import socket
 import ssl
-import subprocess
 from pathlib import Path
 
 from tests.e2e.sip_stack import sip_stack
-from tests.support import free_port
-
-
-def _certificate(folder: Path) -> tuple[Path, Path]:
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"]
-        + ["-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return cert, key
+from tests.support import free_port, self_signed
 
 
 def _ask(port: int, request: str) -> str:
@@ -56,7 +43,7 @@ def _request(method: str, uri: str, port: int, user: str) -> str:
 
 
 def test_the_tls_listener_answers_keepalives_and_routes_requests(tmp_path: Path) -> None:
-    cert, key = _certificate(tmp_path)
+    cert, key = self_signed(tmp_path)
     port = free_port()
     tls = {"tls_cert": str(cert), "tls_key": str(key), "tls_listen": f"tls:127.0.0.1:{port}"}
     with sip_stack(tmp_path, kamailio=tls) as stack:

@@ -6,7 +6,6 @@ import dataclasses
 import grp
 import os
 import re
-import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from callmask.sip.kamailio import (
     render,
     write,
 )
+from tests.support import self_signed
 
 OPTIONS = KamailioOptions(
     router_user="sip",
@@ -180,14 +180,7 @@ def test_tls_is_rendered_only_with_a_certificate_and_a_key() -> None:
 
 
 def test_kamailio_accepts_a_configuration_with_every_option(tmp_path: Path) -> None:
-    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
-        + ["-keyout", str(key), "-out", str(cert), "-subj", "/CN=test"],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    cert, key = self_signed(tmp_path)
     full = replace(
         OPTIONS,
         gateways=("gw1.example.net:5060", "gw2.example.net:5060"),
