@@ -193,3 +193,17 @@ def test_kamailio_accepts_a_configuration_with_every_option(tmp_path: Path) -> N
         control_socket=str(tmp_path / "ctl"),
     )
     check(write(full, tmp_path / "kamailio.cfg"))
+
+
+def test_gateways_named_by_address_are_trusted_sources_too() -> None:
+    text = render(
+        replace(
+            OPTIONS,
+            trusted_sources=("192.0.2.0/24",),
+            gateways=("198.51.100.7:5060", "[2001:db8::5]:5060", "gw.example.net:5060"),
+        )
+    )
+    line = next(line for line in text.splitlines() if line.startswith("    if (!(is_in_subnet"))
+    assert 'is_in_subnet("$si", "198.51.100.7/32")' in line
+    assert 'is_in_subnet("$si", "2001:db8::5/128")' in line
+    assert "gw.example.net" not in line

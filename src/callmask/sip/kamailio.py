@@ -104,7 +104,10 @@ class KamailioOptions:
             raise KamailioError("at least one API URL and one gateway are needed")
         if any(not value for value in (*self.api_urls, *self.gateways)):
             raise KamailioError("an API URL or gateway is empty")
-        values["TRUSTED_SOURCES"] = _subnets("$si", self.trusted_sources, "trusted_sources")
+        # A callee's BYE, re-INVITE or CANCEL comes from the gateway the call went out by:
+        # gateways named by address are trusted along with the listed sources.
+        trusted = (*self.trusted_sources, *_addresses(self.gateways))
+        values["TRUSTED_SOURCES"] = _subnets("$si", trusted, "trusted_sources")
         values["TRUSTED_PAI"] = (
             f"({_subnets('$si', self.trusted_pai_sources, 'trusted_pai_sources')})"
             if self.trusted_pai_sources
@@ -157,6 +160,18 @@ class KamailioOptions:
 
 def _items(lists: dict[str, tuple[str, ...]]) -> list[tuple[str, str]]:
     return [(name, value) for name, values in lists.items() for value in values]
+
+
+def _addresses(endpoints: tuple[str, ...]) -> tuple[str, ...]:
+    """The IP addresses among host[:port] endpoints (host names are left out)."""
+    found = []
+    for endpoint in endpoints:
+        host = endpoint[1:].split("]")[0] if endpoint.startswith("[") else endpoint.split(":")[0]
+        try:
+            found.append(str(ipaddress.ip_address(host)))
+        except ValueError:
+            continue
+    return tuple(found)
 
 
 def _subnets(variable: str, sources: tuple[str, ...], name: str) -> str:
