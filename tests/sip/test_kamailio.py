@@ -59,6 +59,7 @@ def test_without_trusted_sources_the_asserted_identity_of_a_caller_is_never_beli
         {"api_urls": ('http://x"; exit; "',)},
         {"trusted_sources": ("10.0.0.0/8 || 1",)},
         {"gateway_user": "u", "gateway_password": 'pa"ss'},
+        {"gateway_user": "u", "gateway_password": "pa$ru"},
         {"events_queue": "q\nloadmodule"},
     ],
 )

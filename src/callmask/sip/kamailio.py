@@ -20,8 +20,9 @@ from urllib.parse import urlsplit
 
 MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules"
 _SAFE = re.compile(r"[A-Za-z0-9_.:\-+/\[\]]+")
-# A password goes into a double-quoted script string: no quote, backslash or control character.
-_SECRET = re.compile(r"[!#-\[\]-~]+")
+# A password goes into a double-quoted script string: no quote, backslash, dollar (a
+# pseudo-variable's start), space or control character.
+_SECRET = re.compile(r'[^"\\$\x00-\x20\x7f]+')
 _PLACEHOLDER = re.compile(r"@@([A-Z_]+)@@")
 LOOPBACK = ("127.0.0.0/8", "::1/128")
 
@@ -88,6 +89,7 @@ class KamailioOptions:
             "gateways": self.gateways,
             "trusted_sources": self.trusted_sources,
             "trusted_pai_sources": self.trusted_pai_sources,
+            "gateway_user": (self.gateway_user,),
         }
         tls = (self.tls_listen, self.tls_cert, self.tls_key)
         for name, value in [*values.items(), *_items(listed), *_items({"tls": tls})]:
@@ -95,9 +97,6 @@ class KamailioOptions:
             # close a string or start a pseudo-variable.
             if value and not _SAFE.fullmatch(value):
                 raise KamailioError(f"{name.lower()} has characters a Kamailio script cannot hold")
-        for name, value in (("gateway_user", self.gateway_user),):
-            if value and not _SAFE.fullmatch(value):
-                raise KamailioError(f"{name} has characters a Kamailio script cannot hold")
         if self.gateway_password and not _SECRET.fullmatch(self.gateway_password):
             raise KamailioError("gateway_password has characters a Kamailio script cannot hold")
         if not self.api_urls or not self.gateways:
