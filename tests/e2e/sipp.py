@@ -322,7 +322,9 @@ def redirecting_callee(number: str, did: str, caller_number: str) -> str:
     )
 
 
-def cancelling_caller(number: str, did: str, callee_number: str) -> str:
+def cancelling_caller(
+    number: str, did: str, callee_number: str, final_may_not_come: bool = False
+) -> str:
     """A caller who gives up while the callee rings, with its number in the CANCEL's Reason."""
     forbid = _forbid(callee_number)
     dialog = (
@@ -362,22 +364,28 @@ def cancelling_caller(number: str, did: str, callee_number: str) -> str:
         + f'<recv response="180"><action>{forbid}</action></recv>\n'
         + _message(cancel, True)
         + f'<recv response="200"><action>{forbid}</action></recv>\n'
-        + f'<recv response="487"><action>{forbid}</action></recv>\n'
-        + _message(ack)
+        + (
+            # No final answer may come: any message in these 3 s fails the call.
+            '<pause milliseconds="3000"/>\n'
+            if final_may_not_come
+            else f'<recv response="487"><action>{forbid}</action></recv>\n' + _message(ack)
+        )
         + "</scenario>\n"
     )
 
 
-def ringing_callee(number: str, did: str, caller_number: str) -> str:
-    """A callee that rings until the caller cancels."""
+def ringing_callee(number: str, did: str, caller_number: str, broken_via: bool = False) -> str:
+    """A callee that rings until the caller cancels. broken_via: it answers the INVITE with
+    the CANCEL's Via alone (the proxy's), as a broken phone might."""
     forbid = _forbid(caller_number)
     # The 487 answers the INVITE: its Via and CSeq, not the CANCEL's.
-    keep = (
-        '<ereg regexp=".*" search_in="hdr" header="CSeq:" assign_to="invite_cseq"/>'
+    keep = '<ereg regexp=".*" search_in="hdr" header="CSeq:" assign_to="invite_cseq"/>'
+    if not broken_via:
         # Every Via of the INVITE (the proxy's CANCEL carries only its own).
-        '<ereg regexp="Via:[^[:cntrl:]]*([[:cntrl:]]+Via:[^[:cntrl:]]*)*" search_in="msg" '
-        'check_it="true" assign_to="invite_vias"/>'
-    )
+        keep += (
+            '<ereg regexp="Via:[^[:cntrl:]]*([[:cntrl:]]+Via:[^[:cntrl:]]*)*" search_in="msg" '
+            'check_it="true" assign_to="invite_vias"/>'
+        )
     return (
         HEADER
         + f'<scenario name="ringing callee {_digits(number)[-4:]}">\n'
@@ -386,9 +394,19 @@ def ringing_callee(number: str, did: str, caller_number: str) -> str:
         + f'<recv request="CANCEL"><action>{forbid}</action></recv>\n'
         + _message(_header_reply("200 OK", number))
         + _message(
-            _header_reply("487 Request Terminated", number, "CSeq:[$invite_cseq]", "[$invite_vias]")
+            _header_reply(
+                "487 Request Terminated",
+                number,
+                "CSeq:[$invite_cseq]",
+                "[last_Via:]" if broken_via else "[$invite_vias]",
+            )
         )
-        + f'<recv request="ACK"><action>{forbid}</action></recv>\n</scenario>\n'
+        + (
+            '<pause milliseconds="3000"/>\n'
+            if broken_via
+            else f'<recv request="ACK"><action>{forbid}</action></recv>\n'
+        )
+        + "</scenario>\n"
     )
 
 

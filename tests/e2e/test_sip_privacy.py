@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tests.e2e import sipp
 from tests.e2e.calls import run_pair
-from tests.e2e.sip_stack import Stack
+from tests.e2e.sip_stack import Stack, free_udp_port
 
 
 def test_a_sip_i_invite_reaches_the_callee_with_its_sdp_alone(stack: Stack) -> None:
@@ -31,3 +31,30 @@ def test_the_callers_cancel_reason_does_not_reach_the_callee(stack: Stack) -> No
     m1, m2 = "+919876500013", "+919812300013"
     did = str(stack.masking(m1, m2)["mask"])
     run_pair(stack, sipp.ringing_callee(m2, did, m1), sipp.cancelling_caller(m1, did, m2))
+
+
+def test_a_callee_answering_with_a_broken_via_does_not_reach_the_caller(stack: Stack) -> None:
+    # Without the proxy's Via below its own, topoh cannot decode such a reply, and tm would
+    # relay it with the callee's Contact in clear.
+    m1, m2 = "+919876500014", "+919812300014"
+    did = str(stack.masking(m1, m2)["mask"])
+    uas = sipp.start(
+        sipp.ringing_callee(m2, did, m1, broken_via=True),
+        stack.folder,
+        "callee",
+        stack.gateway_port,
+        free_udp_port() & ~1,
+    )
+    # -nd: a caller that gave up waiting sends nothing more (sipp's default would BYE).
+    uac = sipp.start(
+        sipp.cancelling_caller(m1, did, m2, final_may_not_come=True),
+        stack.folder,
+        "caller",
+        free_udp_port(),
+        free_udp_port() & ~1,
+        remote=f"127.0.0.1:{stack.sip_port}",
+        extra=("-nd",),
+    )
+    caller_status, callee_status = uac.wait(), uas.wait()
+    assert caller_status == 0, uac.errors() + uas.errors()
+    assert callee_status == 0, uas.errors()
