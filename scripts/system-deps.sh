@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Debian packages and local services the test suite talks to: Kamailio and its modules,
-# sipp, openssl (test certificates), systemd-analyze (checks deploy/'s units), and
-# PostgreSQL and Redis running on loopback. Idempotent: installs only what is missing and starts only what is down.
+# sipp, rtpengine, openssl (test certificates), systemd-analyze (checks deploy/'s units),
+# and PostgreSQL and Redis running on loopback. Idempotent: installs only what is missing
+# and starts only what is down.
 set -euo pipefail
 packages=(kamailio kamailio-utils-modules kamailio-extra-modules kamailio-json-modules
-          kamailio-redis-modules kamailio-tls-modules sip-tester systemd openssl)
+          kamailio-redis-modules kamailio-tls-modules sip-tester systemd openssl
+          rtpengine-daemon rtpengine-utils)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \

@@ -186,6 +186,8 @@ def kamailio_options(
         tls_listen=settings.sip_tls_listen,
         tls_cert=settings.sip_tls_cert,
         tls_key=settings.sip_tls_key,
+        rtpengine=_listed(settings.sip_rtpengine),
+        rtpengine_required=settings.sip_rtpengine_required == "yes",
     )
 
 

@@ -64,6 +64,12 @@ class Settings:
     sip_tls_key: str = ""
     sip_tls_listen: str = ""
     sip_control_socket: str = "/run/kamailio/kamailio_ctl"
+    # rtpengine control addresses (udp:host:port, comma-separated) to anchor media through, so
+    # neither party sees the other's IP address (empty: media goes directly between them).
+    sip_rtpengine: str = ""
+    # "yes": a call rtpengine cannot anchor fails with 503 rather than expose addresses;
+    # "no": it connects unanchored (counted as callmask_unanchored).
+    sip_rtpengine_required: str = "yes"
     sip_router_user: str = ""
     sip_router_token: str = ""
     sip_mask_key: str = ""
@@ -143,6 +149,8 @@ class Settings:
             or self.auth_fail_window_seconds <= 0
         ):
             raise ConfigError("rate limits and failed-auth limits must be 0 (off) or more")
+        if self.sip_rtpengine_required not in ("yes", "no"):
+            raise ConfigError("CALLMASK_SIP_RTPENGINE_REQUIRED must be yes or no")
         if self.access_log not in ("on", "off"):
             raise ConfigError("CALLMASK_ACCESS_LOG must be on or off")
         if self.log_format not in ("", "json", "text"):

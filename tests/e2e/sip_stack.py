@@ -134,6 +134,7 @@ def sip_stack(
     first_gateway: str = "",
     first_api: str = "",
     kamailio: dict[str, Any] | None = None,
+    gateway_host: str = "127.0.0.1",
     **env: str,
 ) -> Iterator[Stack]:
     """callmask serving a seeded database and Kamailio in front of it. first_gateway and
@@ -155,7 +156,7 @@ def sip_stack(
             router_token=router,
             listen=f"udp:127.0.0.1:{sip_port}",
             api_urls=tuple(url for url in (first_api, api) if url),
-            gateways=tuple(gw for gw in (first_gateway, f"127.0.0.1:{gateway_port}") if gw),
+            gateways=tuple(gw for gw in (first_gateway, f"{gateway_host}:{gateway_port}") if gw),
             control_socket=str(folder / "kamailio.ctl"),
             events_queue=queue,
             trusted_pai_sources=trusted,

@@ -32,6 +32,14 @@ def _forbid(number: str) -> str:
     )
 
 
+def _forbid_address(ip: str) -> str:
+    """Fail on any sight of this IP address (the other party's, when media is anchored)."""
+    if not ip:
+        return ""
+    pattern = ip.replace(".", "[.]")
+    return f'<ereg regexp="{pattern}" search_in="msg" check_it_inverse="true" assign_to="leak"/>'
+
+
 def _expect_header(header: str, number: str) -> str:
     value = escape(number.replace("+", "\\+"))
     return (
@@ -117,12 +125,14 @@ def caller(
     from_user: str | None = None,
     multipart: bool = False,
     route_to: str = "",
+    other_ip: str = "",
 ) -> str:
     """The calling party's scenario: INVITE the DID; on 200, re-INVITE, then BYE (sent, or
     received when the callee hangs up). from_user puts someone else in From (a carrier
     that withholds it) while P-Asserted-Identity still names the caller; multipart sends
     the INVITE's SDP inside a SIP-I body with an ISUP part; route_to names the proxy in a
-    Route header (a phone with an outbound proxy)."""
+    Route header (a phone with an outbound proxy); other_ip, the callee's address, must not
+    be seen either (media anchored)."""
     shown_from = from_user or number
     dialog_from = (
         f'From: "{shown_from}" <sip:{shown_from}@[local_ip]:[local_port]>'
@@ -150,7 +160,7 @@ def caller(
         + "Content-Length: [len]\n\n"
         + (_multipart(number) if multipart else _sdp(number))
     )
-    forbid = _forbid(callee)
+    forbid = _forbid(callee) + _forbid_address(other_ip)
     parts = [HEADER, f'<scenario name="caller {_digits(number)[-4:]}">\n', _message(invite, True)]
     parts.append(f'<recv response="100" optional="true"><action>{forbid}</action></recv>\n')
     parts.append(f'<recv response="180" optional="true"><action>{forbid}</action></recv>\n')
@@ -214,11 +224,16 @@ def caller(
 
 
 def callee(
-    number: str, did: str, caller_number: str, final: int = 200, hangup: str = "caller"
+    number: str,
+    did: str,
+    caller_number: str,
+    final: int = 200,
+    hangup: str = "caller",
+    other_ip: str = "",
 ) -> str:
     """The called party's scenario: answer (or refuse with final), take a re-INVITE, then
     take the caller's BYE or hang up itself."""
-    forbid = _forbid(caller_number)
+    forbid = _forbid(caller_number) + _forbid_address(other_ip)
     shown = _shown(did)
     # To hang up, the callee needs the dialog's From and To as it saw them.
     # (sipp refuses a scenario that assigns a variable it never uses.)

@@ -208,3 +208,20 @@ def test_gateways_named_by_address_are_trusted_sources_too() -> None:
     assert 'is_in_subnet("$si", "198.51.100.7/32")' in line
     assert 'is_in_subnet("$si", "2001:db8::5/128")' in line
     assert "gw.example.net" not in line
+
+
+def test_rtpengine_is_loaded_only_when_an_instance_is_named(tmp_path: Path) -> None:
+    assert "rtpengine" not in render(OPTIONS).split("request_route")[0]
+    anchored = replace(
+        OPTIONS,
+        rtpengine=("udp:127.0.0.1:2223", "udp:10.0.0.9:2223"),
+        control_socket=str(tmp_path / "ctl"),
+    )
+    text = render(anchored)
+    assert "#!define WITH_RTPENGINE" in text
+    assert 'modparam("rtpengine", "rtpengine_sock", "udp:127.0.0.1:2223 udp:10.0.0.9:2223")' in text
+    assert "if ($var(anchor_failed) == 1 && 1)" in text
+    assert "if ($var(anchor_failed) == 1 && 0)" in render(
+        replace(anchored, rtpengine_required=False)
+    )
+    check(write(anchored, tmp_path / "kamailio.cfg"))

@@ -62,6 +62,10 @@ class KamailioOptions:
     tls_listen: str = ""
     tls_cert: str = ""
     tls_key: str = ""
+    # rtpengine control addresses (udp:host:port): media anchored through them when set.
+    rtpengine: tuple[str, ...] = ()
+    # A call rtpengine cannot anchor fails (503) rather than connect with addresses exposed.
+    rtpengine_required: bool = True
 
     def values(self) -> dict[str, str]:
         redis = urlsplit(self.redis_url)
@@ -90,6 +94,7 @@ class KamailioOptions:
             "trusted_sources": self.trusted_sources,
             "trusted_pai_sources": self.trusted_pai_sources,
             "gateway_user": (self.gateway_user,),
+            "rtpengine": self.rtpengine,
         }
         tls = (self.tls_listen, self.tls_cert, self.tls_key)
         for name, value in [*values.items(), *_items(listed), *_items({"tls": tls})]:
@@ -115,7 +120,29 @@ class KamailioOptions:
         values.update(_api(self.api_urls))
         values.update(self._gateways())
         values.update(self._tls(tls))
+        values.update(self._rtpengine())
         return values
+
+    def _rtpengine(self) -> dict[str, str]:
+        if not self.rtpengine:
+            return {"RTPENGINE_MODULE": "", "ANCHOR_REQUIRED": "0"}
+        return {
+            "RTPENGINE_MODULE": (
+                "#!define WITH_RTPENGINE\n"
+                'loadmodule "rtpengine.so"\n'
+                f'modparam("rtpengine", "rtpengine_sock", "{" ".join(self.rtpengine)}")\n'
+                # An unanswered offer costs the call's worker 2 x 500 ms at most, then the
+                # instance is left alone for 10 s.
+                'modparam("rtpengine", "rtpengine_tout_ms", 500)\n'
+                'modparam("rtpengine", "rtpengine_retr", 1)\n'
+                'modparam("rtpengine", "rtpengine_disable_tout", 10)\n'
+                # The SDP goes to rtpengine from a variable and comes back into one, so the
+                # whitelist runs on what rtpengine wrote and the body is set once.
+                'modparam("rtpengine", "read_sdp_pv", "$var(sdp)")\n'
+                'modparam("rtpengine", "write_sdp_pv", "$var(anchored)")'
+            ),
+            "ANCHOR_REQUIRED": "1" if self.rtpengine_required else "0",
+        }
 
     def _gateways(self) -> dict[str, str]:
         choice = "\n".join(

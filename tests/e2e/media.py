@@ -1,0 +1,94 @@
+"""rtpengine on loopback for the media tests: userspace forwarding (no kernel module), its own
+control and CLI ports, and a port range of its own."""
+
+from __future__ import annotations
+
+import random
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.e2e.servers import stop
+from tests.e2e.sip_stack import free_udp_port
+
+
+@dataclass
+class Rtpengine:
+    control: str  # what Kamailio's rtpengine_sock takes
+    cli_port: int
+    process: subprocess.Popen[bytes]
+
+    def sessions(self) -> int:
+        """Calls rtpengine holds now (rtpengine-ctl over its CLI port)."""
+        done = subprocess.run(
+            [
+                "rtpengine-ctl",
+                "-ip",
+                "127.0.0.1",
+                "-port",
+                str(self.cli_port),
+                "list",
+                "numsessions",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+        found = re.search(r"Current sessions total: (\d+)", done.stdout)
+        assert found is not None, done.stdout + done.stderr
+        return int(found.group(1))
+
+
+def _answers_ping(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(0.2)
+        cookie = secrets.token_hex(4).encode()
+        sock.sendto(cookie + b" d7:command4:pinge", ("127.0.0.1", port))
+        try:
+            return sock.recv(4096).startswith(cookie + b" d6:result4:pong")
+        except TimeoutError:
+            return False
+
+
+@contextmanager
+def rtpengine_running(folder: Path) -> Iterator[Rtpengine]:
+    binary = shutil.which("rtpengine") or "/usr/bin/rtpengine"
+    control, cli = free_udp_port(), free_udp_port()
+    first = random.randrange(20000, 29000, 100)
+    log = (folder / "rtpengine.log").open("wb")
+    process = subprocess.Popen(
+        [
+            binary,
+            # Not /etc/rtpengine/rtpengine.conf, whose fixed table and ports a second
+            # instance would fight over; table -1: forwarding in userspace.
+            "--config-file=none",
+            "--foreground",
+            "--log-stderr",
+            "--table=-1",
+            "--interface=127.0.0.1",
+            f"--listen-ng=127.0.0.1:{control}",
+            f"--listen-cli=127.0.0.1:{cli}",
+            f"--port-min={first}",
+            f"--port-max={first + 99}",
+            "--delete-delay=0",
+        ],
+        stdout=log,
+        stderr=log,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not _answers_ping(control):
+            assert process.poll() is None, (folder / "rtpengine.log").read_text()
+            assert time.monotonic() < deadline, "rtpengine did not answer its control port"
+        yield Rtpengine(f"udp:127.0.0.1:{control}", cli, process)
+    finally:
+        stop(process, grace_s=5)
+        log.close()

@@ -1,0 +1,89 @@
+"""Media anchored through rtpengine: neither party sees the other's IP address.
+
+The two sipp parties sit on different loopback addresses (caller 127.0.0.2, callee 127.0.0.3)
+so that an address crossing in any SDP line, or anywhere else, is seen.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e import sipp
+from tests.e2e.media import Rtpengine, rtpengine_running
+from tests.e2e.sip_stack import Stack, free_udp_port, sip_stack
+from tests.support import free_port
+
+CALLER_IP, CALLEE_IP = "127.0.0.2", "127.0.0.3"
+
+
+@pytest.fixture(scope="module")
+def rtpengine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rtpengine]:
+    with rtpengine_running(tmp_path_factory.mktemp("rtpengine")) as running:
+        yield running
+
+
+def place(stack: Stack, m1: str, m2: str, final: int = 200, expose: bool = True) -> None:
+    """m1 calls m2 on their DID from 127.0.0.2; the callee answers on 127.0.0.3. expose:
+    each side fails on any sight of the other's address."""
+    did = str(stack.masking(m1, m2)["mask"])
+    callee_ip, caller_ip = (CALLEE_IP, CALLER_IP) if expose else ("", "")
+    uas = None
+    if final == 200:
+        uas = sipp.start(
+            sipp.callee(m2, did, m1, other_ip=caller_ip),
+            stack.folder,
+            "callee",
+            stack.gateway_port,
+            free_udp_port() & ~1,
+            local_ip=CALLEE_IP,
+        )
+    uac = sipp.start(
+        sipp.caller(m1, did, m2, final=final, other_ip=callee_ip),
+        stack.folder,
+        "caller",
+        free_udp_port(),
+        free_udp_port() & ~1,
+        remote=f"127.0.0.1:{stack.sip_port}",
+        local_ip=CALLER_IP,
+    )
+    caller_status = uac.wait()
+    callee_status = uas.wait() if uas is not None else 0
+    assert caller_status == 0, uac.errors() + (uas.errors() if uas else "")
+    assert callee_status == 0, uas.errors() if uas else ""
+
+
+def test_with_anchoring_neither_party_sees_the_others_address(
+    tmp_path: Path, rtpengine: Rtpengine
+) -> None:
+    anchored = {"rtpengine": (rtpengine.control,)}
+    with sip_stack(tmp_path, kamailio=anchored, gateway_host=CALLEE_IP) as stack:
+        place(stack, "+919876500060", "+919812300060")
+        # The BYE deleted the session: no ports stay open for it.
+        deadline = time.monotonic() + 5
+        while rtpengine.sessions() != 0:
+            assert time.monotonic() < deadline, "rtpengine still holds the call"
+            time.sleep(0.1)
+
+
+def test_without_anchoring_the_sdp_shows_the_other_partys_address(tmp_path: Path) -> None:
+    # What anchoring is for: the same call, unanchored, shows each party the other's address.
+    with sip_stack(tmp_path, gateway_host=CALLEE_IP) as stack:
+        with pytest.raises(AssertionError, match="Regexp matched but should not"):
+            place(stack, "+919876500061", "+919812300061")
+
+
+def test_rtpengine_down_and_required_answers_503(tmp_path: Path) -> None:
+    nowhere = {"rtpengine": (f"udp:127.0.0.1:{free_port()}",)}
+    with sip_stack(tmp_path, kamailio=nowhere, gateway_host=CALLEE_IP) as stack:
+        place(stack, "+919876500062", "+919812300062", final=503)
+
+
+def test_rtpengine_down_and_not_required_connects_unanchored_and_counts(tmp_path: Path) -> None:
+    nowhere = {"rtpengine": (f"udp:127.0.0.1:{free_port()}",), "rtpengine_required": False}
+    with sip_stack(tmp_path, kamailio=nowhere, gateway_host=CALLEE_IP) as stack:
+        place(stack, "+919876500063", "+919812300063", expose=False)
+        assert stack.statistic("callmask_unanchored") >= 2  # the offer and the answer
