@@ -20,6 +20,7 @@ Writes docs/calls.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -37,11 +38,13 @@ import redis
 
 from bench import seed
 from bench.cpu import cpu_seconds, machine_cores, machine_ticks
+from bench.rtpengine import rtpengine_running
 from bench.servers import Server, descendants, free_port
 from callmask.sip.kamailio import KamailioOptions, command, wait_ready, write
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "calls.md"
+ANCHORED_DOCS = ROOT / "docs" / "calls-anchored.md"
 SCENARIOS = Path(__file__).resolve().parent / "sipp"
 
 LADDER = (100, 200, 400, 600, 800, 1000, 1200, 1500, 2000, 2500, 3000)
@@ -335,7 +338,10 @@ def _start_events(queue: str) -> tuple[list[int], list[int]]:
     return lookups, [int(event["ts"]) for event in starts if "ts" in event]
 
 
-def run(ladder: Sequence[int], cap: int, seconds: int, maskings: int) -> list[Step]:
+def run(
+    ladder: Sequence[int], cap: int, seconds: int, maskings: int, anchored: bool = False
+) -> list[Step]:
+    """The ladder, stepped; anchored: media through an rtpengine started for the run."""
     if shutil.which("sipp") is None or shutil.which("kamailio") is None:
         raise SystemExit(
             "needs sipp and kamailio: apt-get install -y sip-tester kamailio "
@@ -360,7 +366,10 @@ def run(ladder: Sequence[int], cap: int, seconds: int, maskings: int) -> list[St
     kamailio = None
     queue = f"callmask:bench:{secrets.token_hex(4)}"
     steps: list[Step] = []
+    media = contextlib.ExitStack()
     try:
+        # ~1000 calls up at 1500 calls/s (0.5 s talk, then the BYE), 4 ports each.
+        engine = media.enter_context(rtpengine_running(work, ports=8000)) if anchored else None
         api.wait_ready()
         seed.seed_route_maskings(api.url, credentials.client_token, maskings, work / "pairs")
         rows = [line.split() for line in (work / "pairs").read_text().splitlines()]
@@ -377,6 +386,7 @@ def run(ladder: Sequence[int], cap: int, seconds: int, maskings: int) -> list[St
             events_queue=queue,
             log_stderr=True,
             control_socket=str(work / "kamailio.ctl"),
+            rtpengine=(engine.control,) if engine is not None else (),
         )
         config = write(options, work / "kamailio.cfg")
         log = (work / "kamailio.log").open("wb")
@@ -396,6 +406,7 @@ def run(ladder: Sequence[int], cap: int, seconds: int, maskings: int) -> list[St
                 kamailio.kill()
                 kamailio.wait()
         api.stop()
+        media.close()
     if all(step.clean for step in steps):
         shutil.rmtree(work, ignore_errors=True)
     else:
@@ -423,13 +434,28 @@ def _share(cores: float | None) -> str:
     return "-" if cores is None else f"{cores * 100:.0f}%"
 
 
-def report(steps: list[Step], ladder: Sequence[int], cap: int, seconds: int, maskings: int) -> str:
+def report(
+    steps: list[Step],
+    ladder: Sequence[int],
+    cap: int,
+    seconds: int,
+    maskings: int,
+    anchored: bool = False,
+) -> str:
     cores = os.cpu_count() or 1
     lines = [
-        "# Calls through Kamailio and callmask",
+        "# Calls through Kamailio and callmask"
+        + (", media anchored through rtpengine" if anchored else ""),
         "",
         "Written by `python -m bench.calls` (part of `make bench`; `--full` for the long run);"
-        " rerun it rather than edit.",
+        " rerun it rather than edit."
+        + (
+            " `--rtpengine`: every offer and answer through an rtpengine (userspace, started"
+            " for the run; its CPU counts as other). sipp sends no RTP here, so this is the"
+            " cost of anchoring's control messages, not of relaying media."
+            if anchored
+            else ""
+        ),
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {cores} "
         "cores, everything on one box and unpinned: sipp caller and callee, Kamailio "
         "(8 children, 512 MB shared memory), callmask (1 worker, SQLite).",
@@ -497,16 +523,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--cap", type=int, default=CAP, help="never step above this rate")
     parser.add_argument("--seconds", type=int, help="per step (default: by mode)")
     parser.add_argument("--maskings", type=int, default=2000)
-    parser.add_argument("--output", type=Path, default=DOCS)
+    parser.add_argument("--output", type=Path, help=f"default {DOCS}, or {ANCHORED_DOCS}")
+    parser.add_argument(
+        "--rtpengine", action="store_true", help="anchor media through an rtpengine"
+    )
     args = parser.parse_args(argv)
     if args.rates:
         ladder: tuple[int, ...] = tuple(sorted(int(rate) for rate in args.rates.split(",")))
     else:
         ladder = FULL_LADDER if args.full else LADDER
     seconds = args.seconds or (FULL_SECONDS if args.full else SHORT_SECONDS)
-    steps = run(ladder, args.cap, seconds, args.maskings)
-    args.output.write_text(report(steps, ladder, args.cap, seconds, args.maskings), "utf-8")
-    print(f"wrote {args.output}")
+    steps = run(ladder, args.cap, seconds, args.maskings, args.rtpengine)
+    output = args.output or (ANCHORED_DOCS if args.rtpengine else DOCS)
+    text = report(steps, ladder, args.cap, seconds, args.maskings, args.rtpengine)
+    output.write_text(text, "utf-8")
+    print(f"wrote {output}")
 
 
 if __name__ == "__main__":

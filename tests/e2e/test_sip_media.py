@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.rtpengine import Rtpengine, rtpengine_running
 from tests.e2e import sipp
-from tests.e2e.media import Rtpengine, rtpengine_running
 from tests.e2e.sip_stack import Stack, free_udp_port, sip_stack
 from tests.support import free_port
 

@@ -1,5 +1,5 @@
-"""rtpengine on loopback for the media tests: userspace forwarding (no kernel module), its own
-control and CLI ports, and a port range of its own."""
+"""rtpengine on loopback for the media tests and the call bench: userspace forwarding (no
+kernel module), its own control and CLI ports, and a port range of its own."""
 
 from __future__ import annotations
 
@@ -14,9 +14,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-
-from tests.e2e.servers import stop
-from tests.e2e.sip_stack import free_udp_port
 
 
 @dataclass
@@ -47,6 +44,12 @@ class Rtpengine:
         return int(found.group(1))
 
 
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def _answers_ping(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(0.2)
@@ -59,10 +62,11 @@ def _answers_ping(port: int) -> bool:
 
 
 @contextmanager
-def rtpengine_running(folder: Path) -> Iterator[Rtpengine]:
+def rtpengine_running(folder: Path, ports: int = 100) -> Iterator[Rtpengine]:
+    """rtpengine with ports RTP/RTCP ports of its own (4 a call) from a random range."""
     binary = shutil.which("rtpengine") or "/usr/bin/rtpengine"
-    control, cli = free_udp_port(), free_udp_port()
-    first = random.randrange(20000, 29000, 100)
+    control, cli = _free_udp_port(), _free_udp_port()
+    first = random.randrange(20000, 60000 - ports, 100)
     log = (folder / "rtpengine.log").open("wb")
     process = subprocess.Popen(
         [
@@ -77,7 +81,7 @@ def rtpengine_running(folder: Path) -> Iterator[Rtpengine]:
             f"--listen-ng=127.0.0.1:{control}",
             f"--listen-cli=127.0.0.1:{cli}",
             f"--port-min={first}",
-            f"--port-max={first + 99}",
+            f"--port-max={first + ports - 1}",
             "--delete-delay=0",
         ],
         stdout=log,
@@ -90,5 +94,10 @@ def rtpengine_running(folder: Path) -> Iterator[Rtpengine]:
             assert time.monotonic() < deadline, "rtpengine did not answer its control port"
         yield Rtpengine(f"udp:127.0.0.1:{control}", cli, process)
     finally:
-        stop(process, grace_s=5)
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
         log.close()
