@@ -61,7 +61,7 @@ def _shown(did: str) -> str:
     )
 
 
-def _sdp(owner: str) -> str:
+def _sdp(owner: str, media_port: str = "[media_port]") -> str:
     return (
         "v=0\n"
         f"o={owner} 53655765 2353687637 IN IP[local_ip_type] [local_ip]\n"
@@ -73,7 +73,7 @@ def _sdp(owner: str) -> str:
         "c=IN IP[media_ip_type] [media_ip]\n"
         "t=0 0\n"
         f"k=clear:{owner}\n"
-        "m=audio [media_port] RTP/AVP 0\n"
+        f"m=audio {media_port} RTP/AVP 0\n"
         "a=rtpmap:0 PCMU/8000\n"
         "a=sendrecv\n"
         f"a=ssrc:1234 cname:sip:{owner}@[local_ip]\n"
@@ -126,13 +126,14 @@ def caller(
     multipart: bool = False,
     route_to: str = "",
     other_ip: str = "",
+    play: str = "",
 ) -> str:
     """The calling party's scenario: INVITE the DID; on 200, re-INVITE, then BYE (sent, or
     received when the callee hangs up). from_user puts someone else in From (a carrier
     that withholds it) while P-Asserted-Identity still names the caller; multipart sends
     the INVITE's SDP inside a SIP-I body with an ISUP part; route_to names the proxy in a
     Route header (a phone with an outbound proxy); other_ip, the callee's address, must not
-    be seen either (media anchored)."""
+    be seen either (media anchored); play, a pcap of RTP sent once the call is answered."""
     shown_from = from_user or number
     dialog_from = (
         f'From: "{shown_from}" <sip:{shown_from}@[local_ip]:[local_port]>'
@@ -201,6 +202,8 @@ def caller(
 
     parts.append(f'<recv response="200" rrs="true"><action>{forbid}</action></recv>\n')
     parts.append(_message(in_dialog("ACK", 1)))
+    if play:
+        parts.append(f'<nop><action><exec play_pcap_audio="{play}"/></action></nop>\n')
     parts.append(f'<pause milliseconds="{talk_ms // 2}"/>\n')
     parts.append(_message(in_dialog("INVITE", 2, _sdp(number)), True))
     parts.append(f'<recv response="100" optional="true"><action>{forbid}</action></recv>\n')
@@ -230,6 +233,7 @@ def callee(
     final: int = 200,
     hangup: str = "caller",
     other_ip: str = "",
+    media_port: str = "[media_port]",
 ) -> str:
     """The called party's scenario: answer (or refuse with final), take a re-INVITE, then
     take the caller's BYE or hang up itself."""
@@ -271,10 +275,10 @@ def callee(
         parts.append(f'<recv request="ACK"><action>{forbid}</action></recv>\n</scenario>\n')
         return "".join(parts)
     parts.append(_message(reply("180 Ringing")))
-    parts.append(_message(reply("200 OK", _sdp(number)), True))
+    parts.append(_message(reply("200 OK", _sdp(number, media_port)), True))
     parts.append(f'<recv request="ACK" crlf="true"><action>{forbid}</action></recv>\n')
     parts.append(f'<recv request="INVITE"><action>{forbid}</action></recv>\n')
-    parts.append(_message(reply("200 OK", _sdp(number)), True))
+    parts.append(_message(reply("200 OK", _sdp(number, media_port)), True))
     parts.append(f'<recv request="ACK"><action>{forbid}</action></recv>\n')
     if hangup == "callee":
         parts.append('<pause milliseconds="100"/>\n')

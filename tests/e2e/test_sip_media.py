@@ -14,6 +14,7 @@ import pytest
 
 from bench.rtpengine import Rtpengine, rtpengine_running
 from tests.e2e import sipp
+from tests.e2e.rtp import listening, tone, write_pcap
 from tests.e2e.sip_stack import Stack, free_udp_port, sip_stack
 from tests.support import free_port
 
@@ -87,3 +88,50 @@ def test_rtpengine_down_and_not_required_connects_unanchored_and_counts(tmp_path
     with sip_stack(tmp_path, kamailio=nowhere, gateway_host=CALLEE_IP) as stack:
         place(stack, "+919876500063", "+919812300063", expose=False)
         assert stack.statistic("callmask_unanchored") >= 2  # the offer and the answer
+
+
+def test_rtp_from_the_caller_reaches_the_callee_through_rtpengine(
+    tmp_path: Path, rtpengine: Rtpengine
+) -> None:
+    # 697 Hz does not repeat within 20 ms frames, so each frame is unique and the order of
+    # what arrives can be checked (a 1 kHz tone at 8 kHz repeats every frame).
+    frames = tone(697, 1.0)
+    assert len(set(frames)) == len(frames)
+    write_pcap(tmp_path / "tone.pcap", frames)
+    anchored = {"rtpengine": (rtpengine.control,)}
+    m1, m2 = "+919876500064", "+919812300064"
+    with sip_stack(tmp_path, kamailio=anchored, gateway_host=CALLEE_IP) as stack:
+        did = str(stack.masking(m1, m2)["mask"])
+        with listening(CALLEE_IP) as (port, received):
+            uas = sipp.start(
+                sipp.callee(m2, did, m1, other_ip=CALLER_IP, media_port=str(port)),
+                stack.folder,
+                "callee",
+                stack.gateway_port,
+                free_udp_port() & ~1,
+                local_ip=CALLEE_IP,
+            )
+            uac = sipp.start(
+                sipp.caller(
+                    m1,
+                    did,
+                    m2,
+                    other_ip=CALLEE_IP,
+                    play=str(tmp_path / "tone.pcap"),
+                    talk_ms=3000,
+                ),
+                stack.folder,
+                "caller",
+                free_udp_port(),
+                free_udp_port() & ~1,
+                remote=f"127.0.0.1:{stack.sip_port}",
+                local_ip=CALLER_IP,
+            )
+            assert uac.wait() == 0 and uas.wait() == 0, uac.errors() + uas.errors()
+    # The tone came from rtpengine, not from the caller's address, and unchanged.
+    sources = {source for source, _ in received.packets}
+    assert sources == {"127.0.0.1"}, sources
+    payloads = received.payloads()
+    assert len(payloads) >= 0.8 * len(frames)
+    first = frames.index(payloads[0])
+    assert payloads == frames[first : first + len(payloads)]
