@@ -101,8 +101,26 @@ def queued(stack: Stack) -> tuple[int, int, int]:
         client.close()
 
 
-def run_pair(stack: Stack, callee_xml: str, caller_xml: str) -> None:
-    uas = sipp.start(callee_xml, stack.folder, "callee", stack.gateway_port, free_udp_port() & ~1)
+def run_pair(
+    stack: Stack,
+    callee_xml: str | None,
+    caller_xml: str,
+    caller_ip: str = "127.0.0.1",
+    callee_ip: str = "127.0.0.1",
+    caller_options: tuple[str, ...] = (),
+) -> None:
+    """The callee's scenario at the gateway (none when the call must not reach it) and the
+    caller's towards the proxy, each from its own address; both must end well."""
+    uas = None
+    if callee_xml is not None:
+        uas = sipp.start(
+            callee_xml,
+            stack.folder,
+            "callee",
+            stack.gateway_port,
+            free_udp_port() & ~1,
+            local_ip=callee_ip,
+        )
     uac = sipp.start(
         caller_xml,
         stack.folder,
@@ -110,10 +128,13 @@ def run_pair(stack: Stack, callee_xml: str, caller_xml: str) -> None:
         free_udp_port(),
         free_udp_port() & ~1,
         remote=f"127.0.0.1:{stack.sip_port}",
+        local_ip=caller_ip,
+        extra=caller_options,
     )
-    caller_status, callee_status = uac.wait(), uas.wait()
-    assert caller_status == 0, uac.errors() + uas.errors()
-    assert callee_status == 0, uas.errors()
+    caller_status = uac.wait()
+    callee_status = uas.wait() if uas is not None else 0
+    assert caller_status == 0, uac.errors() + (uas.errors() if uas else "")
+    assert callee_status == 0, uas.errors() if uas else ""
 
 
 def account_rule(stack: Stack, *options: str) -> None:

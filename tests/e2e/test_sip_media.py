@@ -14,8 +14,9 @@ import pytest
 
 from bench.rtpengine import Rtpengine, rtpengine_running
 from tests.e2e import sipp
+from tests.e2e.calls import run_pair
 from tests.e2e.rtp import listening, tone, write_pcap
-from tests.e2e.sip_stack import Stack, free_udp_port, sip_stack
+from tests.e2e.sip_stack import Stack, sip_stack
 from tests.support import free_port
 
 CALLER_IP, CALLEE_IP = "127.0.0.2", "127.0.0.3"
@@ -32,29 +33,13 @@ def place(stack: Stack, m1: str, m2: str, final: int = 200, expose: bool = True)
     each side fails on any sight of the other's address."""
     did = str(stack.masking(m1, m2)["mask"])
     callee_ip, caller_ip = (CALLEE_IP, CALLER_IP) if expose else ("", "")
-    uas = None
-    if final == 200:
-        uas = sipp.start(
-            sipp.callee(m2, did, m1, other_ip=caller_ip),
-            stack.folder,
-            "callee",
-            stack.gateway_port,
-            free_udp_port() & ~1,
-            local_ip=CALLEE_IP,
-        )
-    uac = sipp.start(
+    run_pair(
+        stack,
+        sipp.callee(m2, did, m1, other_ip=caller_ip) if final == 200 else None,
         sipp.caller(m1, did, m2, final=final, other_ip=callee_ip),
-        stack.folder,
-        "caller",
-        free_udp_port(),
-        free_udp_port() & ~1,
-        remote=f"127.0.0.1:{stack.sip_port}",
-        local_ip=CALLER_IP,
+        caller_ip=CALLER_IP,
+        callee_ip=CALLEE_IP,
     )
-    caller_status = uac.wait()
-    callee_status = uas.wait() if uas is not None else 0
-    assert caller_status == 0, uac.errors() + (uas.errors() if uas else "")
-    assert callee_status == 0, uas.errors() if uas else ""
 
 
 def test_with_anchoring_neither_party_sees_the_others_address(
@@ -103,31 +88,15 @@ def test_rtp_from_the_caller_reaches_the_callee_through_rtpengine(
     with sip_stack(tmp_path, kamailio=anchored, gateway_host=CALLEE_IP) as stack:
         did = str(stack.masking(m1, m2)["mask"])
         with listening(CALLEE_IP) as (port, received):
-            uas = sipp.start(
+            run_pair(
+                stack,
                 sipp.callee(m2, did, m1, other_ip=CALLER_IP, media_port=str(port)),
-                stack.folder,
-                "callee",
-                stack.gateway_port,
-                free_udp_port() & ~1,
-                local_ip=CALLEE_IP,
-            )
-            uac = sipp.start(
                 sipp.caller(
-                    m1,
-                    did,
-                    m2,
-                    other_ip=CALLEE_IP,
-                    play=str(tmp_path / "tone.pcap"),
-                    talk_ms=3000,
+                    m1, did, m2, other_ip=CALLEE_IP, play=str(tmp_path / "tone.pcap"), talk_ms=3000
                 ),
-                stack.folder,
-                "caller",
-                free_udp_port(),
-                free_udp_port() & ~1,
-                remote=f"127.0.0.1:{stack.sip_port}",
-                local_ip=CALLER_IP,
+                caller_ip=CALLER_IP,
+                callee_ip=CALLEE_IP,
             )
-            assert uac.wait() == 0 and uas.wait() == 0, uac.errors() + uas.errors()
     # The tone came from rtpengine, not from the caller's address, and unchanged.
     sources = {source for source, _ in received.packets}
     assert sources == {"127.0.0.1"}, sources

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tests.e2e import sipp
 from tests.e2e.calls import run_pair
-from tests.e2e.sip_stack import Stack, free_udp_port
+from tests.e2e.sip_stack import Stack
 
 
 def test_a_sip_i_invite_reaches_the_callee_with_its_sdp_alone(stack: Stack) -> None:
@@ -38,23 +38,10 @@ def test_a_callee_answering_with_a_broken_via_does_not_reach_the_caller(stack: S
     # relay it with the callee's Contact in clear.
     m1, m2 = "+919876500014", "+919812300014"
     did = str(stack.masking(m1, m2)["mask"])
-    uas = sipp.start(
-        sipp.ringing_callee(m2, did, m1, broken_via=True),
-        stack.folder,
-        "callee",
-        stack.gateway_port,
-        free_udp_port() & ~1,
-    )
     # -nd: a caller that gave up waiting sends nothing more (sipp's default would BYE).
-    uac = sipp.start(
+    run_pair(
+        stack,
+        sipp.ringing_callee(m2, did, m1, broken_via=True),
         sipp.cancelling_caller(m1, did, m2, final_may_not_come=True),
-        stack.folder,
-        "caller",
-        free_udp_port(),
-        free_udp_port() & ~1,
-        remote=f"127.0.0.1:{stack.sip_port}",
-        extra=("-nd",),
+        caller_options=("-nd",),
     )
-    caller_status, callee_status = uac.wait(), uas.wait()
-    assert caller_status == 0, uac.errors() + uas.errors()
-    assert callee_status == 0, uas.errors()
