@@ -70,6 +70,13 @@ class Settings:
     # "yes": a call rtpengine cannot anchor fails with 503 rather than expose addresses;
     # "no": it connects unanchored (counted as callmask_unanchored).
     sip_rtpengine_required: str = "yes"
+    # Call recording (with rtpengine): where each recorded call's WAV is kept; the folder
+    # rtpengine writes its captures to (its --recording-dir; empty: <recordings dir>/spool),
+    # which `serve` collects from (so it runs where it can read that folder); and the consent
+    # prompt both parties hear at answer (empty: the one shipped, "This call is recorded").
+    recordings_dir: str = ""
+    recordings_spool: str = ""
+    recording_prompt: str = ""
     sip_router_user: str = ""
     sip_router_token: str = ""
     sip_mask_key: str = ""

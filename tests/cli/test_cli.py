@@ -277,6 +277,7 @@ def test_account_set_changes_the_call_time_limit_and_show_reads_it_back(
         "rejectCode": 403,
         "callTimeLimit": None,
         "defaultCallTimeLimit": 0,
+        "record": False,
     }
     status, out = run_cli(cli_settings, capsys, "account", "set", "acme", "--call-time-limit", "90")
     assert status == 0 and "call time limit 90 s" in out
@@ -369,6 +370,7 @@ def test_account_set_out_of_session_reject_with_a_code_or_forward_to_a_normalise
         "rejectCode": 403,
         "callTimeLimit": None,
         "defaultCallTimeLimit": 0,
+        "record": False,
     }
     # Back to reject without a code: the default 403, and the fallback is forgotten.
     status, out = run_cli(

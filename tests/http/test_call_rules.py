@@ -200,6 +200,7 @@ def test_an_account_can_forward_out_of_session_callers_to_its_fallback(live: Liv
         "callerId": DID0,
         "maskingId": "",
         "callTimeLimit": 120,
+        "record": False,
     }
     # The account's default limit applies; the masking's own is for its parties' calls.
     account(live, "set", "acme", "--call-time-limit", "60")
@@ -278,6 +279,7 @@ def test_forwarded_calls_are_in_the_report_as_forward_with_their_own_status(live
         "status": "completed",
         "endedBy": None,
         "action": "forward",
+        "recording": None,
     }
     assert calls["fwd-anon"]["caller"] is None
     assert (calls["fwd-busy"]["status"], calls["fwd-busy"]["sipStatus"]) == ("failed", 486)

@@ -51,6 +51,7 @@ def test_get_by_masking_id_shows_it_live_then_how_it_ended(live: Live) -> None:
             "created_time": NOW,
             "expiry_time": NOW + 1800,
             "callTimeLimit": None,
+            "record": None,
             "status": "active",
             "ended_time": None,
             "endReason": None,

@@ -89,6 +89,7 @@ def test_a_masked_call_is_listed_with_every_field(live: Live, analyst: str) -> N
             "status": "completed",
             "endedBy": None,
             "action": "connect",
+            "recording": None,
         }
     ]
 

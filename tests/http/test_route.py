@@ -23,6 +23,7 @@ def test_route_connects_both_directions_with_the_masking(live: Live) -> None:
             "maskingId": masking["maskingId"],
             "eventId": "trip-9",
             "callTimeLimit": 0,
+            "record": False,
         }
 
 

@@ -46,6 +46,7 @@ def test_set_answers_the_masking_in_deepcall_shape(live: Live) -> None:
         "eventId",
         "expiry_time",
         "callTimeLimit",
+        "record",
     }
     assert answer["mask"] == DID0
     assert (answer["m1"], answer["m2"], answer["eventId"]) == (A, B, "order-42")

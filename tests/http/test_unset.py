@@ -55,6 +55,7 @@ def test_unset_answers_count_and_maskings(live: Live) -> None:
             "eventId": "e-1",
             "expiry_time": NOW + 5,
             "callTimeLimit": None,
+            "record": None,
         }
     ]
 

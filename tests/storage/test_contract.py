@@ -53,7 +53,11 @@ async def test_lapsed_claims_do_not_block_and_are_released(store: Store) -> None
         # Closed now and handed back once; its number, no longer held, is the pair's to reuse.
         assert before == BeforeSet([_masking("m1", A, B, X, NOW + 1000)], None, X, frozenset())
         await tx.insert(_masking("m2", A, C, X, expires=NOW + 5000))
-    assert await store.route(X, A, NOW + 1000) == (_masking("m2", A, C, X, NOW + 5000), None)
+    assert await store.route(X, A, NOW + 1000) == (
+        _masking("m2", A, C, X, NOW + 5000),
+        None,
+        None,
+    )
     async with store.transaction() as tx:
         again = await tx.before_set("acme", pair_key(A, B), NOW + 1000)
     # A holds X again (with C), so it is no longer the pair's to reuse.
@@ -175,11 +179,29 @@ async def test_route_brings_the_maskings_own_call_time_limit_and_its_accounts(
         # The limit is part of the masking wherever it is read back.
         before = await tx.before_set("acme", pair_key(A, B), NOW)
         assert before.existing == limited
-    assert await store.route(X, A, NOW) == (limited, None)
+    assert await store.route(X, A, NOW) == (limited, None, None)
     await store.set_account_rules(AccountRules("acme", 90), NOW)
     await store.set_account_rules(AccountRules("other", 5), NOW)
-    assert await store.route(X, B, NOW) == (limited, 90)
-    assert await store.route(Y, C, NOW) == (unlimited, 90)
+    assert await store.route(X, B, NOW) == (limited, 90, None)
+    assert await store.route(Y, C, NOW) == (unlimited, 90, None)
+
+
+async def test_route_brings_the_maskings_recording_choice_and_its_accounts(
+    store: Store,
+) -> None:
+    await _pool(store, X, Y)
+    recorded = dataclasses.replace(_masking("m1", A, B, X), record=True)
+    unsaid = _masking("m2", A, C, Y)
+    async with store.transaction() as tx:
+        await tx.insert(recorded)
+        await tx.insert(unsaid)
+    found = await store.route(X, A, NOW)
+    assert found is not None and found[0].record is True and found[2] is None
+    await store.set_account_rules(AccountRules("acme", record=False), NOW)
+    assert await store.route(Y, C, NOW) == (unsaid, None, False)
+    await store.set_account_rules(AccountRules("acme", record=True), NOW)
+    assert await store.route(Y, C, NOW) == (unsaid, None, True)
+    assert await store.account_rules("acme") == AccountRules("acme", record=True)
 
 
 async def test_account_rules_are_written_replaced_and_read_back(store: Store) -> None:

@@ -126,6 +126,7 @@ def _rules_shown(rules: AccountRules, default_limit: int, as_json: bool) -> str:
                 "rejectCode": rules.reject_code,
                 "callTimeLimit": limit,
                 "defaultCallTimeLimit": default_limit,
+                "record": bool(rules.record),
             }
         )
 
@@ -142,19 +143,22 @@ def _rules_shown(rules: AccountRules, default_limit: int, as_json: bool) -> str:
         others = f"rejected with {rules.reject_code}"
     return (
         f"{rules.account_id}: call time limit {calls}, unless the masking sets its own;"
-        f" callers without a live masking on the number called are {others}"
+        f" callers without a live masking on the number called are {others};"
+        f" calls are {'' if rules.record else 'not '}recorded unless the masking says"
     )
 
 
 async def _account_set(services: Services, args: argparse.Namespace) -> str:
-    if args.call_time_limit is None and args.out_of_session is None and args.reject_code is None:
-        raise BadValue("give --out-of-session, --reject-code or --call-time-limit")
+    asked = (args.call_time_limit, args.out_of_session, args.reject_code, args.record)
+    if all(value is None for value in asked):
+        raise BadValue("give --out-of-session, --reject-code, --call-time-limit or --record")
     try:
         changed = await services.rules.change_rules(
             args.account,
             call_time_limit=args.call_time_limit,
             out_of_session=args.out_of_session,
             reject_code=args.reject_code,
+            record=args.record,
         )
     except InvalidParameters as error:
         raise BadValue(error.detail) from None
@@ -192,6 +196,12 @@ def add_account_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
         metavar="|".join(map(str, REJECT_CODES)),
         help=f"the SIP code of a rejected out-of-session call (default {DEFAULT_REJECT_CODE});"
         " with --out-of-session reject",
+    )
+    change.add_argument(
+        "--record",
+        metavar="yes|no",
+        help="whether calls are recorded on maskings whose set does not say (record);"
+        " recording needs rtpengine (CALLMASK_SIP_RTPENGINE)",
     )
     change.add_argument(
         "--call-time-limit",

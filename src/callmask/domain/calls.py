@@ -11,8 +11,9 @@ import orjson
 from callmask.domain import fields
 from callmask.domain.errors import InvalidParameters, InvalidRequestData
 from callmask.domain.numbers import E164, redact
+from callmask.domain.recordings import Started
 
-EventKind = Literal["start", "answer", "end", "failed"]
+EventKind = Literal["start", "answer", "end", "failed", "recording"]
 Outcome = Literal["ringing", "answered", "completed", "failed"]
 # Why the proxy ended a call, when it was not one of the parties hanging up: "limit", its
 # time limit ran out.
@@ -37,6 +38,9 @@ _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 # text (NUL) or the logs, and an event the database refuses would be retried forever.
 _IDENTIFIER = re.compile(r"[!-~]{1,255}")
 # Epoch milliseconds have 13 digits today; 10 digits means the proxy sent seconds.
+# Why a recording was skipped, in the proxy's words: short printable text, never a number
+# (the proxy writes fixed phrases).
+_REASON = re.compile(r"[ -~]{0,200}")
 _MIN_TS_MS = 10**12
 _MAX_TS_MS = 2**53
 _MAX_DURATION_S = 2**31 - 1  # the column is a 32-bit INTEGER in PostgreSQL
@@ -57,10 +61,14 @@ class CallEvent:
     sip_status: int | None = None
     ended_by: EndedBy | None = None
     action: Action | None = None  # on a start event
+    # On a recording event (the proxy asked rtpengine at answer): started or skipped, and why.
+    recording: Started | None = None
+    reason: str | None = None
 
     @property
     def outcome(self) -> Outcome:
-        return _OUTCOME[self.kind]
+        # A recording event says nothing of how the call went: the answer it follows did.
+        return _OUTCOME.get(self.kind, "answered")
 
     @property
     def started_ms(self) -> int | None:
@@ -172,6 +180,17 @@ def _start(call_id: str, ts_ms: int, data: dict[str, Any]) -> CallEvent:
     )
 
 
+def _recording(call_id: str, ts_ms: int, data: dict[str, Any]) -> CallEvent:
+    status = data.get("status")
+    if status not in ("started", "skipped"):
+        raise InvalidParameters("status must be started or skipped on a recording event")
+    reason = data.get("reason")
+    if reason is not None and (not isinstance(reason, str) or not _REASON.fullmatch(reason)):
+        raise InvalidParameters("reason must be up to 200 printable ASCII characters")
+    started: Started = "started" if status == "started" else "skipped"
+    return CallEvent("recording", call_id, ts_ms, recording=started, reason=reason or None)
+
+
 def parse_call_event(raw: bytes | str) -> CallEvent:
     """One event from the SIP proxy's queue; InvalidRequestData or InvalidParameters if malformed.
 
@@ -184,14 +203,16 @@ def parse_call_event(raw: bytes | str) -> CallEvent:
     if not isinstance(data, dict):
         raise InvalidRequestData("call event is not a JSON object")
     kind = data.get("event")
-    if not isinstance(kind, str) or kind not in _OUTCOME:
-        raise InvalidParameters("event must be one of start, answer, end, failed")
+    if not isinstance(kind, str) or (kind not in _OUTCOME and kind != "recording"):
+        raise InvalidParameters("event must be one of start, answer, end, failed, recording")
     call_id = _identifier(data, "callId")
     ts_ms = _integer(data, "ts", _MIN_TS_MS, _MAX_TS_MS, "Unix time in milliseconds")
     if kind == "start":
         return _start(call_id, ts_ms, data)
     if kind == "answer":
         return CallEvent("answer", call_id, ts_ms, sip_status=200)
+    if kind == "recording":
+        return _recording(call_id, ts_ms, data)
     if kind == "end":
         duration_s = _integer(data, "duration", 0, _MAX_DURATION_S, "whole seconds, 0 to 2**31 - 1")
         ended_by = _ended_by(data)

@@ -24,6 +24,13 @@ class Masking:
     expires_ms: int
     # Seconds a call on it may last (0: no limit); None: its account's or the global default.
     call_time_limit: int | None = None
+    # Whether its calls are recorded; None: its account's default (else not recorded).
+    record: bool | None = None
+
+    def __post_init__(self) -> None:
+        # SQLite hands a boolean column back as 0 or 1.
+        if self.record is not None and type(self.record) is not bool:
+            object.__setattr__(self, "record", bool(self.record))
 
     def other_party(self, caller: E164) -> E164 | None:
         if caller == self.m1:

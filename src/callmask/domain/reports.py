@@ -285,6 +285,7 @@ def masking_view(record: MaskingRecord, now_ms: int) -> dict[str, Any]:
         "created_time": m.created_ms // 1000,
         "expiry_time": m.expiry_seconds,
         "callTimeLimit": m.call_time_limit,
+        "record": None if m.record is None else bool(m.record),
         "status": "active" if ended is None else "ended",
         "ended_time": None if ended is None else _seconds(ended[0]),
         "endReason": None if ended is None else ended[1],

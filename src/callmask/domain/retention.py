@@ -11,6 +11,10 @@ class Purged:
     calls: int = 0
     notices: int = 0
     deliveries: int = 0
+    recordings: int = 0
+    # The audio files of the recordings purged, relative to CALLMASK_RECORDINGS_DIR: deleted
+    # once the rows are gone.
+    files: tuple[str, ...] = ()
 
     def __add__(self, other: Purged) -> Purged:
         return Purged(
@@ -18,11 +22,13 @@ class Purged:
             self.calls + other.calls,
             self.notices + other.notices,
             self.deliveries + other.deliveries,
+            self.recordings + other.recordings,
+            self.files + other.files,
         )
 
     @property
     def total(self) -> int:
-        return self.maskings + self.calls + self.notices + self.deliveries
+        return self.maskings + self.calls + self.notices + self.deliveries + self.recordings
 
 
 _DAY_MS = 86_400_000

@@ -38,6 +38,8 @@ class AccountRules:
     out_of_session: OutOfSession = "reject"
     forward_to: E164 | None = None  # the fallback number, when out_of_session is "forward"
     reject_code: int = DEFAULT_REJECT_CODE
+    # Whether calls on maskings that do not say are recorded; None: not recorded.
+    record: bool | None = None
 
 
 def call_time_limit(value: object, field: str = "callTimeLimit") -> int:
@@ -76,6 +78,30 @@ def effective_call_time_limit(masking: int | None, account: int | None, default:
     if account is not None:
         return account
     return default
+
+
+def effective_record(masking: bool | None, account: bool | None) -> bool:
+    """Whether a call is recorded: as its masking's set said, else its account's default,
+    else not."""
+    if masking is not None:
+        return bool(masking)
+    return bool(account)
+
+
+def record(value: object, field: str = "record") -> bool:
+    """A yes or no as DeepCall-style clients send one: a JSON boolean, 1 or 0, or the text
+    true/false, yes/no, 1/0 (any case); anything else answers 1000 naming the field."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("true", "yes", "1"):
+            return True
+        if text in ("false", "no", "0"):
+            return False
+    raise InvalidParameters(f"{field} must be true or false")
 
 
 def out_of_session(value: str, region: str) -> tuple[OutOfSession, E164 | None]:

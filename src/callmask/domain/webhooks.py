@@ -20,6 +20,7 @@ from callmask.domain.calls import CallRecord
 from callmask.domain.errors import InvalidParameters
 from callmask.domain.masking import Masking, MaskingRecord
 from callmask.domain.paging import Page
+from callmask.domain.recordings import Recording, recording_view
 from callmask.domain.reports import call_view, choices, given, iso, masking_view, page, text
 from callmask.domain.reports import instant as parse_instant
 
@@ -32,6 +33,9 @@ CALL_STARTED = "call.started"
 CALL_FORWARDED = "call.forwarded"
 CALL_ANSWERED = "call.answered"
 CALL_ENDED = "call.ended"
+# A recorded call's audio is written (or could not be): its recording field, with the call id.
+RECORDING_READY = "recording.ready"
+RECORDING_FAILED = "recording.failed"
 KINDS = (
     MASKING_CREATED,
     MASKING_UPDATED,
@@ -40,6 +44,8 @@ KINDS = (
     CALL_FORWARDED,
     CALL_ANSWERED,
     CALL_ENDED,
+    RECORDING_READY,
+    RECORDING_FAILED,
 )
 OUTCOMES = ("delivered", "retry", "failed")
 
@@ -150,6 +156,13 @@ def call_notices(record: CallRecord, now_ms: int) -> list[Notice]:
         for kind, when in steps
         if when is not None
     ]
+
+
+def recording_finished(recording: Recording, account_id: str, now_ms: int) -> Notice:
+    """recording.ready (the file can be downloaded) or recording.failed (reason says why)."""
+    kind = RECORDING_READY if recording.status == "ready" else RECORDING_FAILED
+    view = {"callId": recording.call_id, "recording": recording_view(recording)}
+    return _notice(kind, account_id, view, now_ms, f"{recording.recording_id}:finished")
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:

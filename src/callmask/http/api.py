@@ -25,10 +25,13 @@ class Api:
     guard: Guard
     body_limit: int
 
-    async def admitted(self, request: Request) -> tuple[Principal, dict[str, Any]]:
-        """The request's parameters and its caller, through the rate limits and lockouts."""
+    async def admitted(
+        self, request: Request, bearer: bool = False
+    ) -> tuple[Principal, dict[str, Any]]:
+        """The request's parameters and its caller, through the rate limits and lockouts
+        (bearer: an `Authorization: Bearer` token is taken too)."""
         params = await parameters(request, self.body_limit)
-        return await self.guard.admit(request, params), params
+        return await self.guard.admit(request, params, bearer), params
 
 
 def of(request: Request) -> Api:

@@ -57,6 +57,9 @@ ENDPOINTS: tuple[tuple[str, Endpoint, list[str]], ...] = (
     ("/Masking/get", maskings.get_maskings, ["POST"]),
     ("/Masking/list", maskings.list_maskings, ["POST"]),
     ("/callreport/masklist", reports.masklist, ["POST"]),
+    # A recorded call's audio; GET too, so a browser or an audio element can fetch it with
+    # a Bearer token or an ssid.
+    ("/callreport/recording", reports.recording, ["GET", "POST"]),
     ("/webhooks/deliveries", webhooks.deliveries, ["POST"]),
     ("/auth/ssid", auth.create_ssid, ["POST"]),
 )

@@ -21,7 +21,7 @@ from typing import Any
 from starlette.requests import Request
 
 from callmask.config import Settings
-from callmask.domain.errors import InvalidToken, TooManyRequests
+from callmask.domain.errors import InvalidParameters, InvalidToken, TooManyRequests
 from callmask.http.limits import MAX_KEYS, FailureThrottle, TokenBuckets
 from callmask.service.accounts import Accounts, Credentials, Principal
 
@@ -62,12 +62,23 @@ class Guard:
         self.user_failures = FailureThrottle.of(settings.auth_fail_limit_user, window, clock)
         self._known: dict[tuple[str, str], float] = {}
 
-    async def admit(self, request: Request, params: dict[str, Any]) -> Principal:
-        """The caller of a rate-limited endpoint, or TooManyRequests / the auth failure."""
+    async def admit(
+        self, request: Request, params: dict[str, Any], bearer: bool = False
+    ) -> Principal:
+        """The caller of a rate-limited endpoint, or TooManyRequests / the auth failure.
+        bearer: `Authorization: Bearer <token>` is taken too, as the only credentials given."""
         address = client_address(request)
         if self.by_address is not None and (wait := self.by_address.take(address)):
             raise TooManyRequests("Too many requests from this address", wait)
-        principal = await self.authenticate(address, params)
+        authorization = request.headers.get("authorization", "")
+        if bearer and authorization[:7].lower() == "bearer ":
+            if any(params.get(name) for name in ("userId", "token", "ssid")):
+                raise InvalidParameters(
+                    "give one kind of credentials: a bearer token, userId and token, or ssid"
+                )
+            principal = await self.authenticate_bearer(address, authorization[7:].strip())
+        else:
+            principal = await self.authenticate(address, params)
         if self.by_account is not None and (wait := self.by_account.take(principal.account_id)):
             raise TooManyRequests("Too many requests for this account", wait)
         return principal

@@ -21,6 +21,7 @@ def _fields(masking: Masking) -> dict[str, Any]:
         "eventId": masking.event_id,
         "expiry_time": masking.expiry_seconds,
         "callTimeLimit": masking.call_time_limit,
+        "record": None if masking.record is None else bool(masking.record),
     }
 
 
@@ -35,6 +36,7 @@ async def set_masking(request: Request) -> Response:
         params.get("expiry_time"),
         params.get("expiry_duration"),
         params.get("callTimeLimit"),
+        params.get("record"),
     )
     return envelope.success("Masking set successfully", **_fields(masking))
 

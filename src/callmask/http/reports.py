@@ -8,9 +8,10 @@ import logging
 from collections.abc import AsyncIterator
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import FileResponse, Response, StreamingResponse
 
 from callmask.domain.calls import CallRecord
+from callmask.domain.recordings import Recording, recording_view
 from callmask.domain.reports import CSV_COLUMNS, CallQuery, call_view, csv_row, export_format, iso
 from callmask.http import api, envelope
 
@@ -60,5 +61,24 @@ async def masklist(request: Request) -> Response:
         startTime=iso(page.query.start_ms),
         endTime=iso(page.query.end_ms),
         nextCursor=page.next_cursor,
-        calls=[call_view(record) for record in page.calls],
+        calls=[_with_recording(record, page.recordings) for record in page.calls],
     )
+
+
+def _with_recording(record: CallRecord, recordings: dict[str, Recording]) -> dict[str, object]:
+    found = recordings.get(record.call_id)
+    return {**call_view(record), "recording": None if found is None else recording_view(found)}
+
+
+async def recording(request: Request) -> Response:
+    """callreport/recording?id=...: a recorded call's audio (WAV), for the call's account."""
+    app = api.of(request)
+    # A Bearer token too: a page or an app fetching the audio need not put the token in a URL.
+    principal, params = await app.admitted(request, bearer=True)
+    found, path = await app.services.recordings.download(principal, params)
+    headers = {
+        **envelope.HEADERS,
+        "Content-Disposition": f'attachment; filename="{found.recording_id}.wav"',
+        "Cache-Control": "private, no-store",
+    }
+    return FileResponse(path, media_type="audio/wav", headers=headers)

@@ -35,6 +35,7 @@ async def route_payload(
             maskingId=decision.masking.masking_id,
             eventId=decision.masking.event_id,
             callTimeLimit=decision.call_time_limit,
+            record=decision.record,
         )
     if decision.action == "forward":
         # No masking: the fallback sees the DID called, and the caller (if not withheld).
@@ -46,6 +47,7 @@ async def route_payload(
             callerId=decision.caller_id,
             maskingId="",
             callTimeLimit=decision.call_time_limit,
+            record=decision.record,
         )
     return envelope.success_payload(
         decision.reason,

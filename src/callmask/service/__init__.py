@@ -9,6 +9,7 @@ from callmask.service.context import Context
 from callmask.service.health import Health
 from callmask.service.maskings import Maskings
 from callmask.service.pool import Pool
+from callmask.service.recordings import Recordings
 from callmask.service.reports import Reports
 from callmask.service.retention import Retention
 from callmask.service.routing import Routing
@@ -27,6 +28,7 @@ class Services:
     reports: Reports
     webhooks: Webhooks
     retention: Retention
+    recordings: Recordings
     health: Health
 
     @classmethod
@@ -41,6 +43,7 @@ class Services:
             Reports(context),
             Webhooks(context),
             Retention(context),
+            Recordings(context),
             Health(context),
         )
 

@@ -78,6 +78,7 @@ class Maskings:
         expiry_time: object = None,
         expiry_duration: object = None,
         call_time_limit: object = None,
+        record: object = None,
     ) -> Masking:
         permit(principal, Permission.SET_MASKING)
         first, second = normalise(m1, "m1", self._region), normalise(m2, "m2", self._region)
@@ -87,13 +88,21 @@ class Maskings:
         if fields.given(event_id):
             event = fields.bounded_text(event_id, "eventId", _MAX_EVENT_ID)
         limit = rules.call_time_limit(call_time_limit) if fields.given(call_time_limit) else None
+        recorded = rules.record(record) if fields.given(record) else None
         now_ms = self._context.now_ms()
         expires_ms = expiry_for_set(expiry_time, expiry_duration, now_ms, self._rules)
         for _ in range(_ALLOCATION_ATTEMPTS):
             try:
                 with storage_failures(StorageUnavailable):
                     masking, announced = await self._insert(
-                        principal.account_id, first, second, event, now_ms, expires_ms, limit
+                        principal.account_id,
+                        first,
+                        second,
+                        event,
+                        now_ms,
+                        expires_ms,
+                        limit,
+                        recorded,
                     )
             except (ClaimTaken, PairTaken):
                 # A concurrent writer won the number or the pair; the next attempt sees its
@@ -125,6 +134,7 @@ class Maskings:
         now_ms: int,
         expires_ms: int,
         call_time_limit: int | None,
+        record: bool | None,
     ) -> tuple[Masking, bool]:
         """One attempt: the pair's live masking (an exact retry), or a new one; and whether a
         notice was written."""
@@ -156,6 +166,7 @@ class Maskings:
                 now_ms,
                 expires_ms,
                 call_time_limit,
+                record,
             )
             # Notices are built (~16 us each) only for an account with a webhook.
             announced = False

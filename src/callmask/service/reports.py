@@ -17,9 +17,11 @@ from callmask.domain.errors import InvalidParameters
 from callmask.domain.masking import MaskingRecord
 from callmask.domain.paging import Cursor, cut, widened
 from callmask.domain.permissions import Permission
+from callmask.domain.recordings import Recording
 from callmask.domain.reports import CallQuery
 from callmask.service.accounts import Principal, permit
 from callmask.service.context import Context, storage_failures
+from callmask.storage.base import StorageUnavailable
 
 # The CSV export reads the whole window this many calls at a time.
 EXPORT_BATCH = 1000
@@ -30,6 +32,8 @@ class CallPage:
     query: CallQuery
     calls: list[CallRecord]
     next_cursor: str | None
+    # The recordings of the calls on this page that have one, by call id.
+    recordings: dict[str, Recording] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +71,10 @@ class Reports:
         return CallPage(query, *cut(found, query.page, _call_position))
 
     async def masklist(self, principal: Principal, params: Mapping[str, Any]) -> CallPage:
-        return await self._calls(self._call_query(principal, params))
+        page = await self._calls(self._call_query(principal, params))
+        with storage_failures(StorageUnavailable):
+            found = await self._store.recordings_of([call.call_id for call in page.calls])
+        return dataclasses.replace(page, recordings=found)
 
     async def export(
         self, principal: Principal, params: Mapping[str, Any]

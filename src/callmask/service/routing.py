@@ -12,7 +12,8 @@ from callmask.domain.calls import CallEvent, parse_call_event
 from callmask.domain.errors import InvalidParameters, PermissionDenied
 from callmask.domain.masking import Masking
 from callmask.domain.numbers import E164, normalise, redact
-from callmask.domain.rules import AccountRules, effective_call_time_limit
+from callmask.domain.recordings import Status, new_recording_id
+from callmask.domain.rules import AccountRules, effective_call_time_limit, effective_record
 from callmask.service.accounts import Principal
 from callmask.service.context import Context, storage_failures
 from callmask.storage.base import StorageUnavailable
@@ -33,6 +34,7 @@ class Route:
     reason: str = ""
     call_time_limit: int = 0
     caller_id: E164 | None = None
+    record: bool = False
 
 
 class Routing:
@@ -60,13 +62,18 @@ class Routing:
             if who is not None:
                 found = await self._store.route(did, who, now_ms)
                 if found is not None:
-                    masking, account_limit = found
+                    masking, account_limit, account_record = found
                     limit = effective_call_time_limit(
                         masking.call_time_limit, account_limit, self._call_time_limit
                     )
                     other = masking.other_party(who)
                     return Route(
-                        "connect", masking=masking, caller=who, to=other, call_time_limit=limit
+                        "connect",
+                        masking=masking,
+                        caller=who,
+                        to=other,
+                        call_time_limit=limit,
+                        record=effective_record(masking.record, account_record),
                     )
             # Out of session: the account's rule decides, read only now, off the connect path.
             rules = await self._store.owner_rules(did)
@@ -98,7 +105,14 @@ class Routing:
             )
             return None
         limit = effective_call_time_limit(None, rules.call_time_limit, self._call_time_limit)
-        return Route("forward", caller=who, to=to, call_time_limit=limit, caller_id=did)
+        return Route(
+            "forward",
+            caller=who,
+            to=to,
+            call_time_limit=limit,
+            caller_id=did,
+            record=effective_record(None, rules.record),
+        )
 
     async def report_call_event(self, principal: Principal, raw: bytes) -> CallEvent:
         """An event the SIP proxy sent itself (its queue was unreachable), stored at once as
@@ -110,6 +124,15 @@ class Routing:
         await self.record_call_event(event)
         return event
 
+    async def _note_recording(self, event: CallEvent, now_ms: int) -> None:
+        """The proxy started recording the call at answer, or skipped it (reason says why)."""
+        status: Status = "recording" if event.recording == "started" else "skipped"
+        with storage_failures():
+            async with self._store.transaction() as tx:
+                await tx.note_recording(
+                    event.call_id, new_recording_id(), status, event.reason, now_ms
+                )
+
     async def record_call_event(self, event: CallEvent) -> None:
         """Store one event the SIP proxy reported; storing it again changes nothing.
 
@@ -117,6 +140,9 @@ class Routing:
         answers 1010 and the caller keeps the event and tries again rather than dropping it.
         """
         now_ms = self._context.now_ms()
+        if event.kind == "recording":
+            await self._note_recording(event, now_ms)
+            return
         with storage_failures():
             async with self._store.transaction() as tx:
                 change = await tx.record_call_event(event, now_ms)

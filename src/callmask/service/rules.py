@@ -35,6 +35,7 @@ class Rules:
         call_time_limit: str | None = None,
         out_of_session: str | None = None,
         reject_code: str | None = None,
+        record: str | None = None,
     ) -> AccountRules | None:
         """Change what is given (None: keep it); None if there is no such account.
 
@@ -48,6 +49,7 @@ class Rules:
             None if out_of_session is None else rules.out_of_session(out_of_session, self._region)
         )
         code = None if reject_code is None else rules.reject_code(reject_code)
+        recorded = None if record is None else rules.record(record, "--record")
         if code is not None and (rule is None or rule[0] != "reject"):
             raise InvalidParameters("--reject-code goes with --out-of-session reject")
         if rule is not None and rule[1] is not None and await self._store.pool_owner(rule[1]):
@@ -62,6 +64,8 @@ class Rules:
             return None
         if call_time_limit is not None:
             changed = dataclasses.replace(changed, call_time_limit=limit)
+        if recorded is not None:
+            changed = dataclasses.replace(changed, record=recorded)
         if rule is not None:
             changed = dataclasses.replace(
                 changed,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -12,6 +13,7 @@ from callmask.domain.masking import Masking, MaskingRecord
 from callmask.domain.numbers import E164
 from callmask.domain.permissions import Permission
 from callmask.domain.pool import AccountPressure, PoolNumber
+from callmask.domain.recordings import Recording, Status
 from callmask.domain.reports import CallQuery, MaskingQuery
 from callmask.domain.retention import Purged
 from callmask.domain.rules import AccountRules
@@ -115,6 +117,15 @@ class Transaction(Protocol):
         consumers.
         """
 
+    async def note_recording(
+        self, call_id: str, recording_id: str, status: Status, reason: str | None, now_ms: int
+    ) -> bool:
+        """The proxy's word on a call's recording at answer; False (nothing changed) if the
+        call already has a recording."""
+
+    async def finish_recording(self, done: Recording, now_ms: int) -> bool:
+        """Write a recording's outcome (ready or failed); False if it was not under way."""
+
     async def remove_pool_numbers(
         self, numbers: list[E164], now_ms: int, force: bool
     ) -> tuple[int, list[Masking]]:
@@ -132,9 +143,10 @@ class Store(Protocol):
 
     async def route(
         self, mask: E164, caller: E164, now_ms: int
-    ) -> tuple[Masking, int | None] | None:
+    ) -> tuple[Masking, int | None, bool | None] | None:
         """The live masking on this number with the caller as a party, and its account's
-        default call time limit (None: the account set none): the call hot path."""
+        default call time limit and recording (None: the account set none): the call hot
+        path."""
 
     async def pool_owner(self, number: E164) -> str | None: ...
 
@@ -197,6 +209,13 @@ class Store(Protocol):
         """Record the attempt in the delivery log and move its notice on."""
 
     async def deliveries(self, query: DeliveryQuery) -> list[Delivery]: ...
+
+    async def recording_of_call(self, call_id: str) -> Recording | None: ...
+
+    async def recording(self, recording_id: str) -> Recording | None: ...
+
+    async def recordings_of(self, call_ids: Sequence[str]) -> dict[str, Recording]:
+        """The recordings of these calls, by call id (calls without one are left out)."""
 
     async def purge_step(self, cutoff_ms: int, limit: int) -> Purged:
         """Delete up to limit rows older than cutoff_ms of each kind, in one short transaction."""

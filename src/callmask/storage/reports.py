@@ -185,4 +185,4 @@ async def calls_page(db: Executor, query: CallQuery) -> list[CallRecord]:
 async def maskings_page(db: Executor, query: MaskingQuery) -> list[MaskingRecord]:
     statement, args = masking_statement(query, db.dialect)
     rows = await db.fetch(statement, *args)
-    return [MaskingRecord(Masking(*row[:9]), row[9], row[10]) for row in rows]
+    return [MaskingRecord(Masking(*row[:10]), row[10], row[11]) for row in rows]

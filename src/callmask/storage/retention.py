@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from callmask.domain.retention import Purged
+from callmask.storage import recordings
 from callmask.storage.sql import Executor
 
 ENDED_MASKINGS = (
@@ -37,4 +38,6 @@ async def purge_step(db: Executor, cutoff_ms: int, limit: int) -> Purged:
     calls += await db.execute(OLD_UNSTARTED_CALLS, cutoff_ms, limit)
     notices = await db.execute(OLD_NOTICES, cutoff_ms, limit)
     deliveries = await db.execute(OLD_DELIVERIES, cutoff_ms, limit)
-    return Purged(len(ended), calls, notices, deliveries)
+    removed = await recordings.purge(db, cutoff_ms, limit)
+    files = tuple(file for file in removed if file is not None)
+    return Purged(len(ended), calls, notices, deliveries, len(removed), files)

@@ -12,13 +12,14 @@ from typing import Any
 from callmask.domain.rules import DEFAULT_REJECT_CODE, AccountRules
 from callmask.storage.sql import Executor
 
-COLUMNS = "account_id, call_time_limit, out_of_session, forward_to, reject_code"
+COLUMNS = "account_id, call_time_limit, out_of_session, forward_to, reject_code, record"
 RULES = f"SELECT {COLUMNS} FROM account_rules WHERE account_id = ?"
 SET_RULES = (
-    f"INSERT INTO account_rules ({COLUMNS}, updated_ms) VALUES (?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO account_rules ({COLUMNS}, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (account_id) DO UPDATE SET call_time_limit = excluded.call_time_limit,"
     " out_of_session = excluded.out_of_session, forward_to = excluded.forward_to,"
-    " reject_code = excluded.reject_code, updated_ms = excluded.updated_ms"
+    " reject_code = excluded.reject_code, record = excluded.record,"
+    " updated_ms = excluded.updated_ms"
 )
 # There is no table of accounts: an account is named by its users and its pool numbers.
 KNOWN = (
@@ -35,6 +36,7 @@ def account_rules(row: Sequence[Any]) -> AccountRules:
         row[2] or "reject",
         row[3],
         row[4] or DEFAULT_REJECT_CODE,
+        None if row[5] is None else bool(row[5]),
     )
 
 
@@ -52,6 +54,7 @@ async def set_rules(db: Executor, rules: AccountRules, now_ms: int) -> None:
         r.out_of_session,
         r.forward_to,
         r.reject_code,
+        r.record,
         now_ms,
     )
 

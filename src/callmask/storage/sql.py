@@ -24,7 +24,8 @@ class Executor(Protocol):
 
 
 MASKING_COLUMNS = (
-    "masking_id, account_id, m1, m2, mask, event_id, created_ms, expires_ms, call_time_limit"
+    "masking_id, account_id, m1, m2, mask, event_id, created_ms, expires_ms, call_time_limit,"
+    " record"
 )
 M_MASKING_COLUMNS = ", ".join("m." + column for column in MASKING_COLUMNS.split(", "))
 USER_COLUMNS = "user_id, account_id, role, token_hash, permissions"
@@ -55,7 +56,7 @@ IS_CLAIMED = "SELECT 1 FROM claims WHERE mask = ? AND party IN (?, ?) AND expire
 # expires_ms with now, so the lapsed rows they remove count for nothing there anyway.
 # Parameters: $1 account, $2 and $3 the pair (low, high), $4 now.
 _NO_MASKING = "NULL::text, NULL::text, NULL::text, NULL::text"
-_NO_TAIL = "NULL::text, NULL::bigint, NULL::bigint, NULL::integer"
+_NO_TAIL = "NULL::text, NULL::bigint, NULL::bigint, NULL::integer, NULL::boolean"
 BEFORE_SET_PG = (
     "WITH closed AS (UPDATE maskings SET ended_ms = expires_ms, end_reason = 'expired'"
     " WHERE account_id = $1 AND pair_lo = $2 AND pair_hi = $3 AND ended_ms IS NULL"
@@ -120,7 +121,8 @@ def first_free_args(
 # only then, and PostgreSQL pays no extra round trip to find out.
 INSERT_MASKING = (
     "INSERT INTO maskings (masking_id, account_id, m1, m2, pair_lo, pair_hi, mask,"
-    " event_id, created_ms, expires_ms, call_time_limit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " event_id, created_ms, expires_ms, call_time_limit, record)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     " RETURNING EXISTS (SELECT 1 FROM webhooks w WHERE w.account_id = maskings.account_id)"
 )
 
@@ -141,6 +143,7 @@ def masking_row(masking: Masking) -> tuple[object, ...]:
         m.created_ms,
         m.expires_ms,
         m.call_time_limit,
+        m.record,
     )
 
 
@@ -148,8 +151,8 @@ INSERT_CLAIM = "INSERT INTO claims (mask, party, masking_id, expires_ms) VALUES 
 # The masking and its two claims in one PostgreSQL round trip; the same unique keys refuse it.
 INSERT_MASKING_PG = (
     "WITH m AS (INSERT INTO maskings (masking_id, account_id, m1, m2, pair_lo, pair_hi, mask,"
-    " event_id, created_ms, expires_ms, call_time_limit)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    " event_id, created_ms, expires_ms, call_time_limit, record)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
     " RETURNING masking_id, mask, m1, m2, expires_ms),"
     " c AS (INSERT INTO claims (mask, party, masking_id, expires_ms)"
     " SELECT mask, m1, masking_id, expires_ms FROM m"
@@ -163,20 +166,28 @@ DROP_CLAIMS_OF = "DELETE FROM claims WHERE masking_id = ?"
 MOVE_MASKING_END = "UPDATE maskings SET expires_ms = ? WHERE masking_id = ?"
 MOVE_CLAIMS_END = "UPDATE claims SET expires_ms = ? WHERE masking_id = ?"
 
-# The account's default call time limit comes with the masking, by its key: a call that
-# connects costs one statement still.
+# The account's default call time limit and recording come with the masking, by its key: a
+# call that connects costs one statement still.
 ROUTE = (
-    f"SELECT {M_MASKING_COLUMNS}, r.call_time_limit FROM claims c"
+    f"SELECT {M_MASKING_COLUMNS}, r.call_time_limit, r.record FROM claims c"
     " JOIN maskings m ON m.masking_id = c.masking_id"
     " LEFT JOIN account_rules r ON r.account_id = m.account_id"
     " WHERE c.mask = ? AND c.party = ? AND c.expires_ms > ?"
 )
+
+
+def routed(row: Sequence[Any]) -> tuple[Masking, int | None, bool | None]:
+    """A ROUTE row: the masking, its account's default call time limit and recording."""
+    record = row[-1]
+    return Masking(*row[:-2]), row[-2], None if record is None else bool(record)
+
+
 POOL_OWNER = "SELECT account_id FROM pool_numbers WHERE number = ?"
 # A call that does not connect: the number's account and what it does with such callers, in
 # one statement (the rules' columns are NULL for an account that set none).
 OWNER_RULES = (
-    "SELECT p.account_id, r.call_time_limit, r.out_of_session, r.forward_to, r.reject_code"
-    " FROM pool_numbers p LEFT JOIN account_rules r ON r.account_id = p.account_id"
+    "SELECT p.account_id, r.call_time_limit, r.out_of_session, r.forward_to, r.reject_code,"
+    " r.record FROM pool_numbers p LEFT JOIN account_rules r ON r.account_id = p.account_id"
     " WHERE p.number = ?"
 )
 # Two index lookups (mask, m1) and (mask, m2): a stranger calling a busy number must not

@@ -254,9 +254,9 @@ class SqliteStore(SqlStore[SqliteTransaction]):
 
     async def route(
         self, mask: E164, caller: E164, now_ms: int
-    ) -> tuple[Masking, int | None] | None:
+    ) -> tuple[Masking, int | None, bool | None] | None:
         rows = self._rows(sql.ROUTE, (mask, caller, now_ms))
-        return (Masking(*rows[0][:-1]), rows[0][-1]) if rows else None
+        return sql.routed(rows[0]) if rows else None
 
     async def pool_owner(self, number: E164) -> str | None:
         rows = self._rows(sql.POOL_OWNER, (number,))

@@ -7,6 +7,7 @@ migrations) and what only it can do; every statement here is shared.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Generic, TypeVar
 
@@ -16,11 +17,21 @@ from callmask.domain.masking import Masking, MaskingRecord
 from callmask.domain.numbers import E164
 from callmask.domain.permissions import Permission, stored
 from callmask.domain.pool import PoolNumber
+from callmask.domain.recordings import Recording
 from callmask.domain.reports import CallQuery, MaskingQuery
 from callmask.domain.retention import Purged
 from callmask.domain.rules import AccountRules
 from callmask.domain.webhooks import Attempt, Claimed, Delivery, DeliveryQuery, Webhook
-from callmask.storage import credentials, outbox, pool, reports, retention, rules, sql
+from callmask.storage import (
+    credentials,
+    outbox,
+    pool,
+    recordings,
+    reports,
+    retention,
+    rules,
+    sql,
+)
 from callmask.storage.migrations import APPLIED, VERSIONS, Migration, migrations
 from callmask.storage.transaction import SqlTransaction
 
@@ -71,10 +82,10 @@ class SqlStore(ABC, Generic[T]):
 
     async def route(
         self, mask: E164, caller: E164, now_ms: int
-    ) -> tuple[Masking, int | None] | None:
+    ) -> tuple[Masking, int | None, bool | None] | None:
         async with self._reads() as db:
             rows = await db.fetch(sql.ROUTE, mask, caller, now_ms)
-        return (Masking(*rows[0][:-1]), rows[0][-1]) if rows else None
+        return sql.routed(rows[0]) if rows else None
 
     async def pool_owner(self, number: E164) -> str | None:
         async with self._reads() as db:
@@ -150,6 +161,18 @@ class SqlStore(ABC, Generic[T]):
         async with self._reads() as db:
             rows = await db.fetch(sql.CALL, call_id)
         return CallRecord(*rows[0]) if rows else None
+
+    async def recording_of_call(self, call_id: str) -> Recording | None:
+        async with self._reads() as db:
+            return await recordings.by_call(db, call_id)
+
+    async def recording(self, recording_id: str) -> Recording | None:
+        async with self._reads() as db:
+            return await recordings.by_id(db, recording_id)
+
+    async def recordings_of(self, call_ids: Sequence[str]) -> dict[str, Recording]:
+        async with self._report_reads() as db:
+            return await recordings.of_calls(db, call_ids)
 
     async def calls_page(self, query: CallQuery) -> list[CallRecord]:
         async with self._report_reads() as db:

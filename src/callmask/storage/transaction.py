@@ -13,8 +13,9 @@ from typing import Any
 from callmask.domain.calls import CallEvent, CallRecord
 from callmask.domain.masking import Masking
 from callmask.domain.numbers import E164
+from callmask.domain.recordings import Recording, Status
 from callmask.domain.webhooks import Notice
-from callmask.storage import outbox, pool, sql
+from callmask.storage import outbox, pool, recordings, sql
 from callmask.storage.base import BeforeSet, CallChange, WriteFailed
 
 
@@ -110,6 +111,14 @@ class SqlTransaction(ABC):
     async def record_call_event(self, event: CallEvent, now_ms: int) -> CallChange | None:
         rows = await self.fetch(sql.UPSERT_CALL_RETURNING, *sql.call_row(event, now_ms))
         return CallChange(CallRecord(*rows[0][:-1]), bool(rows[0][-1])) if rows else None
+
+    async def note_recording(
+        self, call_id: str, recording_id: str, status: Status, reason: str | None, now_ms: int
+    ) -> bool:
+        return await recordings.note(self, call_id, recording_id, status, reason, now_ms)
+
+    async def finish_recording(self, done: Recording, now_ms: int) -> bool:
+        return await recordings.finish(self, done, now_ms)
 
     async def add_pool_numbers(self, account_id: str, numbers: list[E164], now_ms: int) -> int:
         among, values = pool.among(self.dialect, numbers)

@@ -1,0 +1,24 @@
+-- Whether calls on the masking are recorded, as its set asked (true or false); NULL when the
+-- set did not say, so the account's default applies, read at each route lookup.
+ALTER TABLE maskings ADD COLUMN record BOOLEAN;
+-- The account's default for maskings that do not say (`callmask account set --record`);
+-- NULL: not recorded.
+ALTER TABLE account_rules ADD COLUMN record BOOLEAN;
+
+-- One row per call the proxy was asked to record. 'recording' from the answer until the call
+-- ends and its audio is written; then 'ready' (file, duration and size set) or 'failed';
+-- 'skipped' when the consent prompt could not be played, so nothing was recorded. reason
+-- says why for the last two. file is relative to CALLMASK_RECORDINGS_DIR. The account is the
+-- call's (calls.account_id): a recording is served only to it.
+CREATE TABLE recordings (
+    call_id      TEXT PRIMARY KEY,
+    recording_id TEXT NOT NULL UNIQUE,
+    status       TEXT NOT NULL CHECK (status IN ('recording', 'ready', 'failed', 'skipped')),
+    reason       TEXT,
+    file         TEXT,
+    duration_ms  BIGINT,
+    size         BIGINT,
+    created_ms   BIGINT NOT NULL,
+    updated_ms   BIGINT NOT NULL
+);
+CREATE INDEX recordings_created ON recordings (created_ms);
