@@ -23,6 +23,7 @@ from starlette.applications import Starlette
 from callmask import logs
 from callmask.config import Settings
 from callmask.runtime.delivery import Deliverer
+from callmask.runtime.recordings import RecordingCollector
 from callmask.runtime.sweeper import Sweeper
 from callmask.service import Services
 from callmask.service.context import Context
@@ -91,14 +92,29 @@ async def running(
     deliverer.start()
     sweeper = Sweeper(services.maskings, services.retention, settings)
     sweeper.start()
+    collector = recording_collector(services, settings)
+    if collector is not None:
+        collector.start()
     try:
         yield services
     finally:
+        if collector is not None:
+            await collector.stop()
         if consumer is not None:
             await consumer.stop()
         await sweeper.stop()
         await deliverer.stop()
         await store.close()
+
+
+def recording_collector(services: Services, settings: Settings) -> RecordingCollector | None:
+    """The collector of recorded calls, when CALLMASK_RECORDINGS_DIR is set."""
+    if not settings.recordings_dir:
+        return None
+    folder = Path(settings.recordings_dir)
+    spool = Path(settings.recordings_spool) if settings.recordings_spool else folder / "spool"
+    prompt = Path(settings.recording_prompt or kamailio.default_prompt())
+    return RecordingCollector(services.recordings, spool, folder, prompt)
 
 
 def create_app(
@@ -188,6 +204,7 @@ def kamailio_options(
         tls_key=settings.sip_tls_key,
         rtpengine=_listed(settings.sip_rtpengine),
         rtpengine_required=settings.sip_rtpengine_required == "yes",
+        recording_prompt=settings.recording_prompt,
     )
 
 
