@@ -44,13 +44,13 @@ class Rtpengine:
         return int(found.group(1))
 
 
-def _free_udp_port() -> int:
+def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
 
-def _answers_ping(port: int) -> bool:
+def answers_ping(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(0.2)
         cookie = secrets.token_hex(4).encode()
@@ -62,10 +62,13 @@ def _answers_ping(port: int) -> bool:
 
 
 @contextmanager
-def rtpengine_running(folder: Path, ports: int = 100) -> Iterator[Rtpengine]:
-    """rtpengine with ports RTP/RTCP ports of its own (4 a call) from a random range."""
+def rtpengine_running(
+    folder: Path, ports: int = 100, recordings: Path | None = None
+) -> Iterator[Rtpengine]:
+    """rtpengine with ports RTP/RTCP ports of its own (4 a call) from a random range;
+    recordings: the folder it writes recorded calls to (pcaps/, metadata/), when given."""
     binary = shutil.which("rtpengine") or "/usr/bin/rtpengine"
-    control, cli = _free_udp_port(), _free_udp_port()
+    control, cli = free_udp_port(), free_udp_port()
     first = random.randrange(20000, 60000 - ports, 100)
     log = (folder / "rtpengine.log").open("wb")
     process = subprocess.Popen(
@@ -83,13 +86,20 @@ def rtpengine_running(folder: Path, ports: int = 100) -> Iterator[Rtpengine]:
             f"--port-min={first}",
             f"--port-max={first + ports - 1}",
             "--delete-delay=0",
+            # Captures written in userspace; the kernel-module method ("proc") and the
+            # recording daemon that reads it need the kernel module.
+            *(
+                ["--recording-method=pcap", f"--recording-dir={recordings}"]
+                if recordings is not None
+                else []
+            ),
         ],
         stdout=log,
         stderr=log,
     )
     try:
         deadline = time.monotonic() + 10
-        while not _answers_ping(control):
+        while not answers_ping(control):
             assert process.poll() is None, (folder / "rtpengine.log").read_text()
             assert time.monotonic() < deadline, "rtpengine did not answer its control port"
         yield Rtpengine(f"udp:127.0.0.1:{control}", cli, process)

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,7 +58,7 @@ def example() -> list[tuple[str, str, bool, list[str]]]:
     return found
 
 
-def test_both_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
+def test_the_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     analyze = shutil.which("systemd-analyze")
     assert analyze is not None, "systemd-analyze is missing: make system-deps installs systemd"
     # verify also checks that each command exists: point the one at /opt/callmask (where
@@ -68,8 +69,10 @@ def test_both_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     )
     (tmp_path / "callmask.service").write_text(text)
     shutil.copy(DEPLOY / "callmask-kamailio.service", tmp_path)
+    shutil.copy(DEPLOY / "callmask-rtpengine.service", tmp_path)
+    units = ["callmask.service", "callmask-kamailio.service", "callmask-rtpengine.service"]
     done = subprocess.run(
-        [analyze, "verify", "--man=no", "callmask.service", "callmask-kamailio.service"],
+        [analyze, "verify", "--man=no", *units],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -186,3 +189,54 @@ def test_the_units_check_as_user_kamailio_accepts_what_sip_config_out_wrote_as_r
     config.chmod(0o600)
     done = subprocess.run(as_kamailio + check, capture_output=True, text=True)
     assert done.returncode != 0 and "Permission denied" in done.stderr
+
+
+def rtpengine_conf() -> dict[str, str]:
+    parser = configparser.ConfigParser(interpolation=None, strict=True)
+    parser.read_string((DEPLOY / "rtpengine.conf").read_text(encoding="utf-8"))
+    return dict(parser["rtpengine"])
+
+
+def test_rtpengine_writes_captures_where_callmask_collects_them() -> None:
+    conf = rtpengine_conf()
+    examples = {name: value for name, value, _, _ in example()}
+    assert conf["recording-method"] == "pcap"
+    assert conf["recording-dir"] == examples["CALLMASK_RECORDINGS_SPOOL"]
+    assert Path(examples["CALLMASK_RECORDINGS_SPOOL"]).parent == Path(
+        examples["CALLMASK_RECORDINGS_DIR"]
+    )
+    service = unit("callmask-rtpengine.service")["Service"]
+    assert service["ReadWritePaths"].split() == [conf["recording-dir"]]
+    assert "callmask" in service["SupplementaryGroups"].split()
+    assert f"udp:{conf['listen-ng']}" == examples["CALLMASK_SIP_RTPENGINE"]
+    assert "--config-file=/etc/callmask/rtpengine.conf" in shlex.split(service["ExecStart"])
+    assert "rtpengine-daemon.service" in unit("callmask-rtpengine.service")["Unit"]["Conflicts"]
+
+
+def test_the_shipped_rtpengine_conf_starts_rtpengine(tmp_path: Path) -> None:
+    # The file as shipped, with ports and folders of this test's own.
+    from bench.rtpengine import answers_ping, free_udp_port
+
+    control = free_udp_port()
+    text = (DEPLOY / "rtpengine.conf").read_text(encoding="utf-8")
+    conf = rtpengine_conf()
+    text = text.replace(conf["listen-ng"], f"127.0.0.1:{control}")
+    text = text.replace(conf["recording-dir"], str(tmp_path / "spool"))
+    text = text.replace(f"port-min = {conf['port-min']}", "port-min = 41000")
+    text = text.replace(f"port-max = {conf['port-max']}", "port-max = 41099")
+    (tmp_path / "rtpengine.conf").write_text(text, encoding="utf-8")
+    log = (tmp_path / "rtpengine.log").open("wb")
+    command = shlex.split(unit("callmask-rtpengine.service")["Service"]["ExecStart"])
+    command = [arg for arg in command if not arg.startswith("--config-file")]
+    process = subprocess.Popen(
+        [*command, f"--config-file={tmp_path / 'rtpengine.conf'}"], stdout=log, stderr=log
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not answers_ping(control):
+            assert process.poll() is None, (tmp_path / "rtpengine.log").read_text()
+            assert time.monotonic() < deadline, (tmp_path / "rtpengine.log").read_text()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()

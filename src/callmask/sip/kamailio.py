@@ -66,6 +66,9 @@ class KamailioOptions:
     rtpengine: tuple[str, ...] = ()
     # A call rtpengine cannot anchor fails (503) rather than connect with addresses exposed.
     rtpengine_required: bool = True
+    # The consent prompt rtpengine plays to both parties of a recorded call at answer: a file
+    # on rtpengine's host (empty: the one shipped beside this module).
+    recording_prompt: str = ""
 
     def values(self) -> dict[str, str]:
         redis = urlsplit(self.redis_url)
@@ -95,6 +98,7 @@ class KamailioOptions:
             "trusted_pai_sources": self.trusted_pai_sources,
             "gateway_user": (self.gateway_user,),
             "rtpengine": self.rtpengine,
+            "recording_prompt": (self.recording_prompt,),
         }
         tls = (self.tls_listen, self.tls_cert, self.tls_key)
         for name, value in [*values.items(), *_items(listed), *_items({"tls": tls})]:
@@ -125,8 +129,9 @@ class KamailioOptions:
 
     def _rtpengine(self) -> dict[str, str]:
         if not self.rtpengine:
-            return {"RTPENGINE_MODULE": "", "ANCHOR_REQUIRED": "0"}
+            return {"RTPENGINE_MODULE": "", "ANCHOR_REQUIRED": "0", "RECORDING_PROMPT": ""}
         return {
+            "RECORDING_PROMPT": self.recording_prompt or str(default_prompt()),
             "RTPENGINE_MODULE": (
                 "#!define WITH_RTPENGINE\n"
                 'loadmodule "rtpengine.so"\n'
@@ -139,7 +144,18 @@ class KamailioOptions:
                 # The SDP goes to rtpengine from a variable and comes back into one, so the
                 # whitelist runs on what rtpengine wrote and the body is set once.
                 'modparam("rtpengine", "read_sdp_pv", "$var(sdp)")\n'
-                'modparam("rtpengine", "write_sdp_pv", "$var(anchored)")'
+                'modparam("rtpengine", "write_sdp_pv", "$var(anchored)")\n'
+                # How long the consent prompt plays (ms), as rtpengine answers play_media.
+                'modparam("rtpengine", "media_duration", "$avp(prompt_ms)")\n'
+                # The calls whose parties are held apart while the prompt plays, looked at
+                # every 100 ms (route[PROMPTS_ENDED]); an item left behind expires after a
+                # minute, which lets its parties hear each other too.
+                'loadmodule "htable.so"\n'
+                'loadmodule "rtimer.so"\n'
+                'modparam("htable", "htable", "prompts=>size=10;autoexpire=60;")\n'
+                'modparam("htable", "timer_interval", 10)\n'
+                'modparam("rtimer", "timer", "name=prompts;interval=100000u;mode=1;")\n'
+                'modparam("rtimer", "exec", "timer=prompts;route=PROMPTS_ENDED")'
             ),
             "ANCHOR_REQUIRED": "1" if self.rtpengine_required else "0",
         }
@@ -253,6 +269,11 @@ def render(options: KamailioOptions) -> str:
 
 
 # Debian's kamailio package runs Kamailio as user and group kamailio.
+def default_prompt() -> Path:
+    """The consent prompt shipped with callmask ("This call is recorded", 8 kHz WAV)."""
+    return Path(str(resources.files(__package__).joinpath("recording-prompt.wav")))
+
+
 GROUP = "kamailio"
 
 
