@@ -14,6 +14,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import bencodepy
 
 
 @dataclass
@@ -21,6 +24,19 @@ class Rtpengine:
     control: str  # what Kamailio's rtpengine_sock takes
     cli_port: int
     process: subprocess.Popen[bytes]
+
+    def ng(self, command: dict[str, object]) -> dict[bytes, Any]:
+        """One command on rtpengine's control protocol (bencoded dictionaries over UDP)."""
+        host, port = self.control.removeprefix("udp:").rsplit(":", 1)
+        cookie = secrets.token_hex(4).encode()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.settimeout(2)
+            sock.sendto(cookie + b" " + bencodepy.encode(command), (host, int(port)))
+            answer = sock.recv(65535)
+        assert answer.startswith(cookie + b" "), answer[:100]
+        # rtpengine's dictionaries are not in key order: a strict decoder refuses them.
+        decoded: dict[bytes, Any] = bencodepy.decode(answer[len(cookie) + 1 :])
+        return decoded
 
     def sessions(self) -> int:
         """Calls rtpengine holds now (rtpengine-ctl over its CLI port)."""

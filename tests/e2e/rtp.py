@@ -76,14 +76,17 @@ class Received:
 
 
 @contextmanager
-def listening(host: str) -> Iterator[tuple[int, Received]]:
-    """An even UDP port on host and everything that reaches it while the block runs."""
+def listening(host: str, port: int = 0) -> Iterator[tuple[int, Received]]:
+    """An even UDP port on host (or this port) and everything that reaches it while the
+    block runs."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    for port in range(31000, 32000, 2):
+    for candidate in [port] if port else range(31000, 32000, 2):
         try:
-            sock.bind((host, port))
+            sock.bind((host, candidate))
             break
         except OSError:
+            if port:
+                raise
             continue
     sock.settimeout(0.2)
     received, stopping = Received(), threading.Event()

@@ -6,6 +6,9 @@ so that an address crossing in any SDP line, or anywhere else, is seen.
 
 from __future__ import annotations
 
+import socket
+import struct
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from bench.rtpengine import Rtpengine, rtpengine_running
+from callmask.sip import kamailio
 from tests.e2e import sipp
 from tests.e2e.calls import run_pair
 from tests.e2e.rtp import listening, tone, write_pcap
@@ -104,3 +108,95 @@ def test_rtp_from_the_caller_reaches_the_callee_through_rtpengine(
     assert len(payloads) >= 0.8 * len(frames)
     first = frames.index(payloads[0])
     assert payloads == frames[first : first + len(payloads)]
+
+
+CNAME = b"sip:+919876500066@192.0.2.7"  # what a softphone puts in its RTCP SDES CNAME
+
+
+def rtcp_with_cname(ssrc: int) -> bytes:
+    """A sender report and an SDES chunk naming the sender by its SIP URI (RFC 3550)."""
+    report = struct.pack("!BBHIIIIII", 0x80, 200, 6, ssrc, 0, 0, 0, 0, 0)
+    chunk = struct.pack("!I", ssrc) + bytes([1, len(CNAME)]) + CNAME + b"\x00"
+    chunk += b"\x00" * (-len(chunk) % 4)
+    return report + struct.pack("!BBH", 0x81, 202, len(chunk) // 4) + chunk
+
+
+def callers_rtcp_port(rtpengine: Rtpengine, caller_ip: str) -> int | None:
+    """Where rtpengine takes the caller's RTCP, once it holds the call."""
+    for call_id in rtpengine.ng({"command": "list"}).get(b"calls", []):
+        found = rtpengine.ng({"command": "query", "call-id": call_id})
+        for tag in found.get(b"tags", {}).values():
+            for media in tag.get(b"medias", []):
+                for stream in media.get(b"streams", []):
+                    endpoint = stream.get(b"endpoint", {}).get(b"address", b"").decode()
+                    if b"RTCP" in stream.get(b"flags", []) and endpoint == caller_ip:
+                        return int(stream[b"local port"])
+    return None
+
+
+def send_rtcp_during_the_call(rtpengine: Rtpengine, stop: threading.Event) -> list[int]:
+    """RTCP naming the caller, from the caller's address to rtpengine, while the call lasts."""
+    sent: list[int] = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((CALLER_IP, 0))
+        while not stop.is_set():
+            port = callers_rtcp_port(rtpengine, CALLER_IP)
+            if port is not None:
+                sock.sendto(rtcp_with_cname(0x1234ABCD), ("127.0.0.1", port))
+                sent.append(port)
+            stop.wait(0.2)
+    return sent
+
+
+def rtcp_call(tmp_path: Path, rtpengine: Rtpengine, m1: str, m2: str) -> list[bytes]:
+    """A call whose caller sends RTCP with its SIP URI as CNAME; all the callee received."""
+    frames = tone(697, 2.5)
+    write_pcap(tmp_path / "tone.pcap", frames)
+    anchored = {"rtpengine": (rtpengine.control,)}
+    with sip_stack(tmp_path, kamailio=anchored, gateway_host=CALLEE_IP) as stack:
+        did = str(stack.masking(m1, m2)["mask"])
+        with listening(CALLEE_IP) as (port, received), listening(CALLEE_IP, port + 1) as (_, rtcp):
+            stop, sent = threading.Event(), []
+            sender = threading.Thread(
+                target=lambda: sent.extend(send_rtcp_during_the_call(rtpengine, stop))
+            )
+            sender.start()
+            try:
+                run_pair(
+                    stack,
+                    sipp.callee(m2, did, m1, other_ip=CALLER_IP, media_port=str(port)),
+                    sipp.caller(
+                        m1,
+                        did,
+                        m2,
+                        other_ip=CALLEE_IP,
+                        play=str(tmp_path / "tone.pcap"),
+                        talk_ms=3000,
+                    ),
+                    caller_ip=CALLER_IP,
+                    callee_ip=CALLEE_IP,
+                )
+            finally:
+                stop.set()
+                sender.join()
+            assert len(sent) >= 5, "no RTCP could be sent to rtpengine during the call"
+            time.sleep(0.3)  # what rtpengine relayed last
+        assert received.packets, "no RTP reached the callee"
+    return [data for _, data in received.packets + rtcp.packets]
+
+
+def test_a_partys_rtcp_cname_never_reaches_the_other(tmp_path: Path, rtpengine: Rtpengine) -> None:
+    heard = rtcp_call(tmp_path, rtpengine, "+919876500066", "+919812300066")
+    assert not [data for data in heard if CNAME in data]
+
+
+def test_without_generated_rtcp_the_cname_crosses(
+    tmp_path: Path, rtpengine: Rtpengine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What generate-RTCP is for: rtpengine relays each party's own RTCP without it.
+    shipped = kamailio.render
+    monkeypatch.setattr(
+        kamailio, "render", lambda options: shipped(options).replace(" generate-RTCP", "")
+    )
+    heard = rtcp_call(tmp_path, rtpengine, "+919876500067", "+919812300067")
+    assert [data for data in heard if CNAME in data]
