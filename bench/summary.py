@@ -1,10 +1,10 @@
 """docs/benchmarks.md: one page with every benchmark's latest tables.
 
 `python -m bench.summary` (the last step of `make bench`) reads the reports the runners
-wrote (docs/http.md, docs/pool.md, docs/scale.md, docs/calls.md, docs/calls-anchored.md)
-and puts them on one page under a header naming the machine, the date and the commands.
-It measures nothing itself; a report that is missing is named as missing rather than left
-out silently.
+wrote (docs/http.md, docs/pool.md, docs/scale.md, docs/calls.md, docs/calls-anchored.md,
+docs/recording.md) and puts them on one page under a header naming the machine, the date and
+the commands. It measures nothing itself; a report that is missing is named as missing rather
+than left out silently.
 """
 
 from __future__ import annotations
@@ -52,6 +52,12 @@ REPORTS = [
         "the same with media anchored through rtpengine: what anchoring costs in calls/s",
         "python -m bench.calls --rtpengine",
         "python -m bench.calls --rtpengine --full",
+    ),
+    (
+        "recording.md",
+        "what recording a call costs: rtpengine writing the capture, callmask making the WAV",
+        "python -m bench.recording",
+        "python -m bench.recording --calls 50 --seconds 120",
     ),
 ]
 
