@@ -7,8 +7,10 @@ import dataclasses
 import pytest
 
 from callmask.domain.accounts import User
+from callmask.domain.calls import CallEvent
 from callmask.domain.masking import Masking, pair_key
 from callmask.domain.numbers import E164
+from callmask.domain.recordings import Recording
 from callmask.domain.rules import AccountRules
 from callmask.storage.base import BeforeSet, ClaimTaken, PairTaken, Store, WriteFailed
 from callmask.storage.migrations import latest_version
@@ -202,6 +204,57 @@ async def test_route_brings_the_maskings_recording_choice_and_its_accounts(
     await store.set_account_rules(AccountRules("acme", record=True), NOW)
     assert await store.route(Y, C, NOW) == (unsaid, None, True)
     assert await store.account_rules("acme") == AccountRules("acme", record=True)
+
+
+async def test_a_recording_is_noted_once_finished_once_listed_with_its_call_and_purged(
+    store: Store,
+) -> None:
+    await _pool(store, X)
+    skipping = "the consent prompt could not be played"
+    async with store.transaction() as tx:
+        await tx.insert(_masking("m1", A, B, X))
+        await tx.record_call_event(CallEvent("start", "call-1", NOW, "m1", X, A, B), NOW)
+        assert await tx.note_recording("call-1", "rec_1", "recording", None, NOW)
+        # The proxy's event again (a replay): the first report stands.
+        assert not await tx.note_recording("call-1", "rec_9", "skipped", "again", NOW + 5)
+        # A call whose start has not arrived: its recording has no account yet.
+        assert await tx.note_recording("call-2", "rec_2", "skipped", skipping, NOW + 10)
+    under_way = Recording("rec_1", "call-1", "recording", None, None, None, None, NOW, NOW, "acme")
+    skipped = Recording(
+        "rec_2", "call-2", "skipped", skipping, None, None, None, NOW + 10, NOW + 10
+    )
+    assert await store.recording_of_call("call-1") == under_way
+    assert await store.recording("rec_1") == under_way
+    assert await store.recording("rec_2") == skipped
+    assert await store.recording("rec_9") is None
+    assert await store.recording_of_call("call-3") is None
+    found = await store.recordings_of(["call-1", "call-2", "call-3"])
+    assert found == {"call-1": under_way, "call-2": skipped}
+    assert await store.recordings_of(["call-3"]) == {} and await store.recordings_of([]) == {}
+
+    ready = dataclasses.replace(
+        under_way, status="ready", file="acme/rec_1.wav", duration_ms=2500, size=40_044
+    )
+    failed = dataclasses.replace(under_way, status="failed", reason="the capture is missing")
+    async with store.transaction() as tx:
+        assert await tx.finish_recording(ready, NOW + 100)
+        # Only a recording under way is finished, and only once.
+        assert not await tx.finish_recording(failed, NOW + 200)
+        assert not await tx.finish_recording(dataclasses.replace(skipped, status="failed"), NOW)
+    assert await store.recording("rec_1") == dataclasses.replace(ready, updated_ms=NOW + 100)
+    assert await store.recording("rec_2") == skipped
+
+    async with store.transaction() as tx:
+        await tx.note_recording("call-3", "rec_3", "recording", None, NOW + 1000)
+    steps = [await store.purge_step(NOW + 1000, 1) for _ in range(3)]
+    # Made before the cutoff: gone, one a step here, their files handed back to delete.
+    assert [step.recordings for step in steps] == [1, 1, 0]
+    assert sum((step.files for step in steps), ()) == ("acme/rec_1.wav",)
+    assert await store.recordings_of(["call-1", "call-2", "call-3"]) == {
+        "call-3": Recording(
+            "rec_3", "call-3", "recording", None, None, None, None, NOW + 1000, NOW + 1000
+        )
+    }
 
 
 async def test_account_rules_are_written_replaced_and_read_back(store: Store) -> None:

@@ -147,7 +147,10 @@ def _mix(streams: list[_Stream]) -> npt.NDArray[np.int16]:
 
 
 def _prompt(prompt: Path) -> npt.NDArray[np.int16]:
-    info = soundfile.info(str(prompt))
+    try:
+        info = soundfile.info(str(prompt))
+    except (soundfile.SoundFileError, OSError):
+        raise ValueError(f"{prompt} is missing or not a sound file") from None
     if (info.samplerate, info.channels, info.subtype) != (RATE, 1, "PCM_16"):
         raise ValueError(f"{prompt} must be a mono 16-bit {RATE} Hz WAV")
     samples: npt.NDArray[np.int16] = soundfile.read(str(prompt), dtype="int16")[0]

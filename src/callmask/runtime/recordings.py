@@ -29,6 +29,10 @@ _METADATA = re.compile(r"rtpengine-meta-(.+)-[0-9a-f]{16}\.txt")
 # A capture whose recording row has not arrived (the proxy's events are delayed) waits this
 # long before it is taken as nobody's and deleted.
 ORPHAN_SECONDS = 600.0
+# A claim this old belongs to a process that died while collecting (a conversion takes
+# seconds): its metadata file is put back for anyone to take.
+STALE_CLAIM_SECONDS = 300.0
+_CLAIMED = re.compile(r"(rtpengine-meta-.+\.txt)\.\d+\.claimed")
 
 
 class RecordingCollector:
@@ -67,6 +71,7 @@ class RecordingCollector:
     async def collect(self) -> int:
         """Every finished call waiting in the spool; return how many were taken."""
         taken = 0
+        self._release_stale_claims()
         for metadata in sorted((self._spool / "metadata").glob("rtpengine-meta-*.txt")):
             found = _METADATA.fullmatch(metadata.name)
             if found is None:
@@ -77,6 +82,7 @@ class RecordingCollector:
             claimed = metadata.with_name(f"{metadata.name}.{os.getpid()}.claimed")
             try:
                 metadata.rename(claimed)
+                os.utime(claimed)  # the claim's age, for _release_stale_claims
             except FileNotFoundError:
                 continue  # another process took it
             taken += 1
@@ -91,6 +97,14 @@ class RecordingCollector:
                 if capture is not None:
                     capture.unlink(missing_ok=True)
         return taken
+
+    def _release_stale_claims(self) -> None:
+        for claimed in (self._spool / "metadata").glob("rtpengine-meta-*.claimed"):
+            found = _CLAIMED.fullmatch(claimed.name)
+            if found is not None and _age(claimed) >= STALE_CLAIM_SECONDS:
+                with contextlib.suppress(OSError):
+                    claimed.rename(claimed.with_name(found.group(1)))
+                    log.warning("took back a capture a stopped collector had claimed")
 
     def _capture(self, metadata: Path) -> Path | None:
         """The capture the metadata names, looked for in this spool (it may be mounted at
@@ -113,12 +127,13 @@ class RecordingCollector:
         try:
             wav.parent.mkdir(parents=True, exist_ok=True)
             audio = await asyncio.to_thread(pcap_to_wav, capture, wav, self._prompt)
-        except (RecordingUnreadable, OSError, ValueError) as error:
+        except Exception as error:
+            # The capture is deleted after this whatever happened: the row must say why.
             # ValueError: the prompt is not a mono 16-bit 8 kHz WAV (CALLMASK_RECORDING_PROMPT).
             reason = {
                 RecordingUnreadable: str(error),
                 ValueError: "the consent prompt is not a mono 16-bit 8 kHz WAV",
-            }.get(type(error), "the recording could not be written")
+            }.get(type(error), f"the recording could not be made ({type(error).__name__})")
             await self._recordings.finish(recording, reason=reason)
             log.warning("recording %s failed: %s", recording.recording_id, reason)
             return
