@@ -21,6 +21,7 @@ from urllib.parse import unquote
 
 from callmask.domain.recordings import Recording, file_name
 from callmask.runtime.audio import RecordingUnreadable, pcap_to_wav
+from callmask.runtime.tasks import Loop
 from callmask.service.recordings import Recordings
 
 log = logging.getLogger("callmask.recordings")
@@ -49,16 +50,13 @@ class RecordingCollector:
         self._folder = folder
         self._prompt = prompt
         self._poll_seconds = poll_seconds
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Loop("callmask-recordings", self.run)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self.run(), name="callmask-recordings")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._loop.stop()
 
     async def run(self) -> None:
         while True:

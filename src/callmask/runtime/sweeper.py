@@ -4,11 +4,11 @@ retention period every purge interval."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
 from callmask.config import Settings
+from callmask.runtime.tasks import Loop
 from callmask.service.maskings import Maskings
 from callmask.service.retention import Retention
 
@@ -20,16 +20,13 @@ class Sweeper:
         self._maskings = maskings
         self._retention = retention
         self._settings = settings
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Loop("callmask-sweeper", self.run)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self.run(), name="callmask-sweeper")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._loop.stop()
 
     async def run(self) -> None:
         settings = self._settings
