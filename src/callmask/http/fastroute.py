@@ -71,9 +71,8 @@ class FastRoute:
             params = query(scope["query_string"])
             if not params:
                 raise InvalidRequestData()
-            client = scope.get("client")
             payload = await route_payload(
-                api, params, _authorization(scope), client[0] if client else ""
+                api, params, _authorization(scope), api.guard.address(scope)
             )
         except Exception as error:
             payload, status, extra = envelope.failure(error, PATH)
