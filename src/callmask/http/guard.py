@@ -39,6 +39,7 @@ from callmask.service.accounts import Accounts, Credentials, Principal
 _KNOWN_S = 86_400.0
 _KNOWN_REFRESH_S = 60.0
 _USER_KEY_CHARS = 255
+_CREDENTIAL_FIELDS = ("userId", "token", "ssid")
 _Key = TypeVar("_Key", str, tuple[str, str])
 
 
@@ -101,6 +102,18 @@ class Addresses:
         return client_host
 
 
+def _bearer(authorization: str, params: dict[str, Any]) -> str | None:
+    """The bearer token, if that is how the request authenticates; one with userId, token or
+    ssid beside it is 1000, as userId+token with an ssid is: which one was meant is a guess."""
+    if authorization[:7].lower() != "bearer ":
+        return None
+    if any(params.get(name) for name in _CREDENTIAL_FIELDS):
+        raise InvalidParameters(
+            "give one kind of credentials: a bearer token, userId and token, or ssid"
+        )
+    return authorization[7:].strip()
+
+
 def _user_key(value: object) -> str | None:
     if value.__class__ is str:
         text = value.strip()[:_USER_KEY_CHARS]
@@ -141,13 +154,9 @@ class Guard:
         address = self.address(request.scope)
         if self.by_address is not None and (wait := self.by_address.take(address)):
             raise TooManyRequests("Too many requests from this address", wait)
-        authorization = request.headers.get("authorization", "")
-        if bearer and authorization[:7].lower() == "bearer ":
-            if any(params.get(name) for name in ("userId", "token", "ssid")):
-                raise InvalidParameters(
-                    "give one kind of credentials: a bearer token, userId and token, or ssid"
-                )
-            principal = await self.authenticate_bearer(address, authorization[7:].strip())
+        token = _bearer(request.headers.get("authorization", ""), params) if bearer else None
+        if token is not None:
+            principal = await self.authenticate_bearer(address, token)
         else:
             principal = await self.authenticate(address, params)
         if self.by_account is not None and (wait := self.by_account.take(principal.account_id)):
@@ -176,18 +185,18 @@ class Guard:
     async def authenticate_proxy(
         self, address: str, params: dict[str, Any], authorization: str
     ) -> Principal:
-        """How the SIP proxy authenticates (route, callEvent): `Authorization: Bearer <token>`
-        unless the parameters carry an ssid, else userId+token or ssid."""
-        bearer = authorization[:7].lower() == "bearer " and not params.get("ssid")
+        """How the SIP proxy authenticates (route, callEvent): `Authorization: Bearer <token>`,
+        userId+token or ssid, one kind only."""
+        token = _bearer(authorization, params)
         try:
-            if bearer:
-                principal = await self.authenticate_bearer(address, authorization[7:].strip())
+            if token is not None:
+                principal = await self.authenticate_bearer(address, token)
             else:
                 principal = await self.authenticate(address, params)
         except TooManyRequests as locked:
             if not self._recent(self._router_at.get(address)):
                 raise
-            principal = await self._router_through(locked, address, params, authorization, bearer)
+            principal = await self._router_through(locked, address, params, token)
         if principal.role == "router":
             now, pair = self._clock(), (principal.user_id, address)
             if now - self._known.get(pair, -_KNOWN_S) >= _KNOWN_REFRESH_S:
@@ -201,16 +210,15 @@ class Guard:
         locked: TooManyRequests,
         address: str,
         params: dict[str, Any],
-        authorization: str,
-        bearer: bool,
+        token: str | None,
     ) -> Principal:
         """At a locked-out address where a router authenticated: the credentials are checked,
         and only that router's pass; any other answer is the lockout (a failure still counts).
         Guessing goes on only from where the router itself connects."""
         user = None
         try:
-            if bearer:
-                principal = await self.accounts.authenticate_bearer(authorization[7:].strip())
+            if token is not None:
+                principal = await self.accounts.authenticate_bearer(token)
             else:
                 creds = Credentials(params.get("userId"), params.get("token"), params.get("ssid"))
                 if self.user_failures is not None:
