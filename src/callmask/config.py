@@ -117,6 +117,9 @@ class Settings:
     # your reverse proxies. Empty: none, every client is its socket's peer, since anyone can
     # write the header and the address is what the lockouts and rate limits count by.
     trusted_proxies: str = ""
+    # A bearer token /metrics requires (empty: open, as before; set it when anyone but your
+    # Prometheus can reach the port: the scrape names every account and its pool's load).
+    metrics_token: str = ""
 
     @property
     def expiry_rules(self) -> ExpiryRules:

@@ -106,7 +106,8 @@ def routes(settings: Settings, metrics: Metrics) -> list[Route]:
             table.append(Route(variant, _preflight, methods=["OPTIONS"]))
     table.append(Route("/healthz", health.healthz, methods=["GET"]))
     table.append(Route(openapi.PATH, openapi.serve, methods=["GET"]))
-    table.append(Route("/metrics", health.Scrape(metrics).answer, methods=["GET"]))
+    scrape = health.Scrape(metrics, settings.metrics_token)
+    table.append(Route("/metrics", scrape.answer, methods=["GET"]))
     table.append(
         Route("/readyz", health.Readiness(settings.ready_timeout_seconds).answer, methods=["GET"])
     )
