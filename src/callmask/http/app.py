@@ -20,7 +20,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from callmask import logs
 from callmask.config import Settings
 from callmask.domain.errors import InvalidParameters, MaskingError, SomethingWentWrong
 from callmask.http import (
@@ -38,7 +37,7 @@ from callmask.http.api import STATE_KEY, Api
 from callmask.http.fastroute import FastRoute
 from callmask.http.guard import Guard
 from callmask.http.metrics import Metrics
-from callmask.http.telemetry import Telemetry
+from callmask.http.telemetry import Telemetry, redact_numbers
 from callmask.service import Services
 
 log = logging.getLogger("callmask.http")
@@ -93,7 +92,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _crash(request: Request, exc: Exception) -> Response:
-    log.error("unhandled %s on %s", type(exc).__name__, logs.redact_digits(request.url.path))
+    log.error("unhandled %s on %s", type(exc).__name__, redact_numbers(request.url.path))
     return envelope.error(SomethingWentWrong(), http_status=500)
 
 
