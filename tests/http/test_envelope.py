@@ -127,6 +127,41 @@ def test_wrong_method_answers_json_405(live: Live) -> None:
         assert (answer["status"], answer["code"]) == ("error", 1000), (method, path, answer)
 
 
+def test_a_405_names_every_method_the_path_answers_in_allow(live: Live) -> None:
+    for method, path, allow in [
+        ("GET", SET, "OPTIONS, POST"),
+        ("DELETE", SET + "/", "OPTIONS, POST"),
+        # GET route is answered before the router (the fast path): still one of its methods.
+        ("DELETE", ROUTE, "GET, OPTIONS, POST"),
+        ("PUT", "/api/v2/callreport/recording", "GET, HEAD, OPTIONS, POST"),
+        ("POST", "/healthz", "GET, HEAD"),
+        ("POST", "/metrics", "GET, HEAD"),
+    ]:
+        response = live.http.request(method, live.url + path)
+        assert response.status_code == 405, (method, path)
+        assert response.headers.get("allow") == allow, (method, path, response.headers)
+
+
+def test_repeated_slashes_are_the_path_itself_and_nothing_redirects(live: Live) -> None:
+    # Starlette answered these with an empty 307 to whatever Host the client sent.
+    evil = {"Host": "attacker.example"}
+    for path in (SET + "//", "/api/v2//Masking/set", "//api/v2/Masking///set/"):
+        response = live.post(path, json=live.auth(m1=A, m2=B), headers=evil)
+        assert response.status_code == 200 and "location" not in response.headers, path
+        assert _assert_envelope(response)["code"] in (200, 1503), (path, response.text)
+    route = live.get(
+        ROUTE + "//",
+        params={"caller": A, "mask": DID0},
+        headers={"Authorization": f"Bearer {live.router_token}", **evil},
+    )
+    assert route.json()["action"] == "connect"
+    # Elsewhere a trailing slash is no redirect either: an unknown path, 404.
+    for path in ("/healthz/", "/metrics/", "/readyz//"):
+        response = live.get(path, headers=evil)
+        assert response.status_code == 404 and "location" not in response.headers, path
+        assert _assert_envelope(response)["code"] == 1000
+
+
 # Raw JSON literals, spliced into otherwise valid requests one field at a time.
 HOSTILE = [
     '{"nested": {"deeper": [1, {"m1": 919876543210}]}}',
