@@ -45,3 +45,11 @@ def test_the_sip_lists_reach_the_proxy_configuration() -> None:
     assert options.gateways == ("gw1.example.net:5060", "gw2.example.net:5060")
     assert options.api_urls == ("http://127.0.0.1:9000",)
     assert options.rtpengine == ("udp:127.0.0.1:2223",) and not options.rtpengine_required
+
+
+def test_no_proxy_is_trusted_unless_listed_and_a_bad_entry_is_refused() -> None:
+    assert Settings.from_env({}).trusted_proxies == ""
+    listed = Settings.from_env({"CALLMASK_TRUSTED_PROXIES": "10.0.0.0/8, ::1"})
+    assert listed.trusted_proxies == "10.0.0.0/8, ::1"
+    with pytest.raises(ConfigError, match="CALLMASK_TRUSTED_PROXIES"):
+        Settings.from_env({"CALLMASK_TRUSTED_PROXIES": "10.0.0.1, nginx"})

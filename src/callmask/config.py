@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -12,6 +13,16 @@ from callmask.domain.rules import MAX_CALL_TIME_LIMIT_S
 
 class ConfigError(ValueError):
     """A CALLMASK_* variable holds a value callmask cannot use."""
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def proxy_networks(spec: str) -> tuple[IPNetwork, ...]:
+    """CALLMASK_TRUSTED_PROXIES as networks (a bare address is a network of one)."""
+    return tuple(
+        ipaddress.ip_network(part.strip(), strict=False) for part in spec.split(",") if part.strip()
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +113,13 @@ class Settings:
     access_log: str = "on"
     metrics_cache_seconds: float = 10.0
     ready_timeout_seconds: float = 1.0
+    # Peers (addresses or networks, comma-separated) whose X-Forwarded-For names the client:
+    # your reverse proxies. Empty: none, every client is its socket's peer, since anyone can
+    # write the header and the address is what the lockouts and rate limits count by.
+    trusted_proxies: str = ""
+    # A bearer token /metrics requires (empty: open, as before; set it when anyone but your
+    # Prometheus can reach the port: the scrape names every account and its pool's load).
+    metrics_token: str = ""
 
     @property
     def expiry_rules(self) -> ExpiryRules:
@@ -164,5 +182,11 @@ class Settings:
             raise ConfigError("CALLMASK_LOG_FORMAT must be json or text")
         if self.metrics_cache_seconds < 0 or self.ready_timeout_seconds <= 0:
             raise ConfigError("metrics cache seconds must be 0 or more, ready timeout positive")
+        try:
+            proxy_networks(self.trusted_proxies)
+        except ValueError:
+            raise ConfigError(
+                "CALLMASK_TRUSTED_PROXIES must be IP addresses or networks, comma-separated"
+            ) from None
         if not self.database_url.startswith(("sqlite:", "postgresql:", "postgres:")):
             raise ConfigError("CALLMASK_DATABASE_URL must start with sqlite: or postgresql:")

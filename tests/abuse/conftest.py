@@ -15,9 +15,10 @@ from tests.support import OFF
 
 @pytest.fixture
 def settings(db_url: str, request: pytest.FixtureRequest) -> Settings:
-    """Override with @pytest.mark.parametrize("settings", [{...}], indirect=True)."""
-    chosen = getattr(request, "param", {})
-    return Settings(database_url=db_url, sweep_interval_seconds=3600, **{**OFF, **chosen})
+    """Override with @pytest.mark.parametrize("settings", [{...}], indirect=True). The tests
+    send as if from many addresses, through a proxy on 127.0.0.1 (tests.support.post_from)."""
+    chosen = {**OFF, "trusted_proxies": "127.0.0.1", **getattr(request, "param", {})}
+    return Settings(database_url=db_url, sweep_interval_seconds=3600, **chosen)
 
 
 @pytest.fixture(params=BACKENDS)

@@ -5,7 +5,16 @@ from __future__ import annotations
 import httpx
 import orjson
 
-from callmask.domain.errors import Code
+from callmask.domain.errors import (
+    AlreadyMasked,
+    Code,
+    ExpiryNotInteger,
+    InvalidParameters,
+    NotInserted,
+    PoolExhausted,
+    SameNumbers,
+)
+from callmask.http import envelope
 from tests.support import DID0, ROUTE, SET, SSID, UNSET, A, B, C, D, Live, is_json_answer
 
 CORS = {
@@ -57,7 +66,10 @@ def test_errors_are_http_200_with_status_message_and_code_only(live: Live) -> No
     for response in responses:
         assert response.status_code == 200
         answer = _assert_envelope(response)
-        assert set(answer) == {"status", "message", "code"}, answer
+        # "detail" only beside a vendor's message that cannot name the field itself.
+        assert set(answer) == {"status", "message", "code"} | (
+            {"detail"} if answer["code"] == 1502 else set()
+        ), answer
         assert answer["status"] == "error"
         assert isinstance(answer["message"], str) and answer["message"]
         codes.append(answer["code"])
@@ -113,6 +125,41 @@ def test_wrong_method_answers_json_405(live: Live) -> None:
         assert response.status_code == 405, (method, path)
         answer = _assert_envelope(response)
         assert (answer["status"], answer["code"]) == ("error", 1000), (method, path, answer)
+
+
+def test_a_405_names_every_method_the_path_answers_in_allow(live: Live) -> None:
+    for method, path, allow in [
+        ("GET", SET, "OPTIONS, POST"),
+        ("DELETE", SET + "/", "OPTIONS, POST"),
+        # GET route is answered before the router (the fast path): still one of its methods.
+        ("DELETE", ROUTE, "GET, OPTIONS, POST"),
+        ("PUT", "/api/v2/callreport/recording", "GET, HEAD, OPTIONS, POST"),
+        ("POST", "/healthz", "GET, HEAD"),
+        ("POST", "/metrics", "GET, HEAD"),
+    ]:
+        response = live.http.request(method, live.url + path)
+        assert response.status_code == 405, (method, path)
+        assert response.headers.get("allow") == allow, (method, path, response.headers)
+
+
+def test_repeated_slashes_are_the_path_itself_and_nothing_redirects(live: Live) -> None:
+    # Starlette answered these with an empty 307 to whatever Host the client sent.
+    evil = {"Host": "attacker.example"}
+    for path in (SET + "//", "/api/v2//Masking/set", "//api/v2/Masking///set/"):
+        response = live.post(path, json=live.auth(m1=A, m2=B), headers=evil)
+        assert response.status_code == 200 and "location" not in response.headers, path
+        assert _assert_envelope(response)["code"] in (200, 1503), (path, response.text)
+    route = live.get(
+        ROUTE + "//",
+        params={"caller": A, "mask": DID0},
+        headers={"Authorization": f"Bearer {live.router_token}", **evil},
+    )
+    assert route.json()["action"] == "connect"
+    # Elsewhere a trailing slash is no redirect either: an unknown path, 404.
+    for path in ("/healthz/", "/metrics/", "/readyz//"):
+        response = live.get(path, headers=evil)
+        assert response.status_code == 404 and "location" not in response.headers, path
+        assert _assert_envelope(response)["code"] == 1000
 
 
 # Raw JSON literals, spliced into otherwise valid requests one field at a time.
@@ -235,3 +282,44 @@ def test_hostile_query_strings_answer_json(live: Live) -> None:
             assert is_json_answer(response), (raw, path)
             answer = response.json()
             assert answer["status"] == "error" and answer["code"] in ERROR_CODES, (raw, answer)
+
+
+VENDOR_WORDS = {
+    1501: "m1 and m2 cannot be the same",
+    1502: "Expiry must be an integer value",
+    1503: "Your masking request could not be expired until now. So you cannot make another request",
+    1504: "Masking could not be inserted",
+    1505: "Masking No not available",
+}
+
+
+def test_codes_1501_to_1505_read_exactly_as_the_vendor_words_them(live: Live) -> None:
+    answers = [
+        live.set(m1=A, m2="+91 98765 43210"),
+        live.set(m1=A, m2=B, expiry_duration="soon"),
+        live.set(m1=A, m2=B),
+        live.set(m1=A, m2=B),  # 1503
+        live.set(m1=A, m2=C),
+        live.set(m1=A, m2=D),
+        live.set(m1=A, m2="+919812345699"),  # 1505: A holds all three pool numbers
+    ]
+    seen = {answer["code"]: answer for answer in answers if answer["status"] == "error"}
+    assert set(seen) == {1501, 1502, 1503, 1505}, answers
+    for code, answer in seen.items():
+        assert answer["message"] == VENDOR_WORDS[code], answer
+
+
+def test_a_vendor_worded_error_keeps_its_words_and_puts_a_detail_beside_them() -> None:
+    for cls in (SameNumbers, ExpiryNotInteger, AlreadyMasked, NotInserted, PoolExhausted):
+        assert envelope.error_payload(cls()) == {
+            "status": "error",
+            "message": VENDOR_WORDS[cls.code],
+            "code": cls.code,
+        }
+        detailed = envelope.error_payload(cls("which field, or why"))
+        assert detailed["message"] == VENDOR_WORDS[cls.code]
+        assert detailed["detail"] == "which field, or why"
+    # Codes whose message callmask words itself still say the detail in the message.
+    assert envelope.error_payload(InvalidParameters("mask is missing"))["message"] == (
+        "mask is missing"
+    )

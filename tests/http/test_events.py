@@ -296,6 +296,16 @@ def test_credentials_are_read_from_the_url_or_header_only(live: Live) -> None:
     assert count(live, "calls") == 0
 
 
+def test_two_kinds_of_credentials_are_1000_and_nothing_is_stored(live: Live) -> None:
+    bearer = {"Authorization": f"Bearer {live.router_token}"}
+    by_token = {"userId": "sip", "token": live.router_token}
+    ssid = live.post(SSID, json=live.auth()).json()["ssid"]
+    for params in (by_token, {"ssid": ssid}, {"token": "guess"}):
+        answer = _post(live, EVENT, params=params, headers=bearer)
+        assert_error(answer, Code.INVALID_PARAMETERS, "one kind of credentials")
+    assert count(live, "calls") == 0
+
+
 def test_a_body_over_the_limit_is_refused_1047_unread(live: Live) -> None:
     padded = EVENT[:-1] + b', "pad": "' + b"x" * live.settings.max_body_bytes + b'"}'
     answer = _post(live, padded, params={"userId": "sip", "token": live.router_token})

@@ -55,13 +55,16 @@ def test_non_integer_expiry_is_1502(live: Live) -> None:
     for field, raw in itertools.product(("expiry_time", "expiry_duration"), raws):
         answer = live.set(m1=A, m2=B, **{field: raw})
         assert answer["code"] == Code.EXPIRY_NOT_INTEGER, (raw, answer)
-        assert field in str(answer["message"]), (raw, answer)
+        # The vendor's words exactly (clients match on them); which field, beside them.
+        assert answer["message"] == "Expiry must be an integer value", (raw, answer)
+        assert field in str(answer["detail"]), (raw, answer)
     assert count(live, "maskings") == 0
 
 
 def test_non_integer_duration_is_1502_even_beside_a_valid_expiry_time(live: Live) -> None:
     answer = live.set(m1=A, m2=B, expiry_time=NOW + 600, expiry_duration="abc")
-    assert_error(answer, Code.EXPIRY_NOT_INTEGER, "expiry_duration")
+    assert_error(answer, Code.EXPIRY_NOT_INTEGER, "Expiry must be an integer value")
+    assert answer["detail"] == "expiry_duration must be an integer value"
 
 
 def test_expiry_out_of_range_on_set_is_1000(live: Live) -> None:

@@ -5,7 +5,22 @@ from __future__ import annotations
 import httpx
 
 from callmask.domain.errors import Code
-from tests.support import DID0, DID1, DID2, OTHER_DID, ROUTE, SET, A, B, C, D, Live, post_as
+from tests.support import (
+    DID0,
+    DID1,
+    DID2,
+    OTHER_DID,
+    ROUTE,
+    SET,
+    SSID,
+    A,
+    B,
+    C,
+    D,
+    Live,
+    assert_error,
+    post_as,
+)
 
 
 def test_route_connects_both_directions_with_the_masking(live: Live) -> None:
@@ -165,3 +180,21 @@ def test_get_lookup_without_parameters_is_1047(live: Live) -> None:
     answer = live.get(ROUTE, headers={"Authorization": f"Bearer {live.router_token}"})
     assert answer.status_code == 200
     assert answer.json()["code"] == Code.INVALID_REQUEST_DATA
+
+
+def test_two_kinds_of_credentials_are_1000_in_every_form(live: Live) -> None:
+    live.set(m1=A, m2=B)
+    ssid_client = live.post(SSID, json=live.auth()).json()["ssid"]
+    bearer = {"Authorization": f"Bearer {live.router_token}"}
+    query = {"caller": A, "mask": DID0}
+    by_token = {**query, "userId": "sip", "token": live.router_token}
+    answers = [
+        # The bearer used to win over userId/token, and an ssid over the bearer.
+        live.get(ROUTE, params=by_token, headers=bearer),
+        live.get(ROUTE, params={**query, "ssid": ssid_client}, headers=bearer),
+        live.get(ROUTE, params={**query, "token": "guess"}, headers=bearer),
+        live.post(ROUTE, json=by_token, headers=bearer),
+        live.post(ROUTE, json={**query, "ssid": ssid_client}, headers=bearer),
+    ]
+    for answer in answers:
+        assert_error(answer.json(), Code.INVALID_PARAMETERS, "one kind of credentials")

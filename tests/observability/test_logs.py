@@ -136,6 +136,34 @@ def test_a_request_without_a_usable_id_gets_a_fresh_one(live: Live, lines: io.St
     assert route and A[4:] not in json.dumps(route)
 
 
+SPELLED = ("98765-43210", "98.76.54.32.10", "+91:98765:43210", "(987) 654-3210", "98 76 54 32 10")
+
+
+def test_a_request_id_spelling_a_number_with_separators_is_replaced(
+    live: Live, lines: io.StringIO
+) -> None:
+    for sent in (*SPELLED, "a" * 65, "id with spaces", "id/slash"):
+        response = live.get("/healthz", headers={"X-Request-Id": sent})
+        given = response.headers["x-request-id"]
+        assert given != sent and len(given) == 16, sent
+    # An id of the fixed charset and length is kept, a UUID or a trace id among them.
+    for kept in ("order-42.1", "3f2c-41aa.b:9", "6ba7b810-9dad-11d1-80b4-00c04fd430c8", "a" * 64):
+        assert live.get("/healthz", headers={"X-Request-Id": kept}).headers["x-request-id"] == kept
+    ours = [line for line in records(lines) if str(line["logger"]).startswith("callmask")]
+    for number in SPELLED:
+        assert number not in json.dumps(ours), number
+
+
+def test_an_unmatched_path_is_logged_with_numbers_cut_to_their_last_four(
+    live: Live, lines: io.StringIO
+) -> None:
+    for number in SPELLED:
+        assert live.get(f"/nowhere/{number}/x").status_code == 404
+    access = [line for line in records(lines) if line["logger"] == "callmask.access"]
+    assert [line["endpoint"] for line in access] == ["/nowhere/…3210/x"] * len(SPELLED)
+    assert all("…3210" in str(line["message"]) for line in access)
+
+
 def test_the_sip_proxys_lookups_and_events_are_logged_at_debug_the_rest_at_info(
     live: Live, lines: io.StringIO
 ) -> None:

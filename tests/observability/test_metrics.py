@@ -19,7 +19,7 @@ from callmask.service.accounts import Principal
 from tests.backends import BACKENDS, fresh_database, open_test_store
 from tests.e2e.servers import serve
 from tests.observability.leaks import full_numbers
-from tests.support import POOL, Clock, Live, seed_store, serving
+from tests.support import POOL, Clock, Live, seed_live, seed_store, serving
 
 A, B, C, D, E = (f"+9198123456{n:02d}" for n in range(70, 75))
 SET = "/api/v2/Masking/set"
@@ -32,10 +32,11 @@ def settings(db_url: str) -> Settings:
 
 
 def scrape(
-    http: httpx.Client | None, url: str
+    http: httpx.Client | None, url: str, token: str = ""
 ) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    """Every sample of a scrape, keyed by name and labels."""
-    response = (http or httpx).get(url + "/metrics")
+    """Every sample of a scrape, keyed by name and labels (token: CALLMASK_METRICS_TOKEN)."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = (http or httpx).get(url + "/metrics", headers=headers)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
     assert full_numbers(response.text) == [], "a phone number in the metrics"
@@ -221,3 +222,27 @@ def _routes_counted(shared: Path) -> dict[str, float]:
 def test_settings_reject_a_negative_cache_period(db_url: str) -> None:
     with pytest.raises(ValueError):
         dataclasses.replace(Settings(database_url=db_url), metrics_cache_seconds=-1).check()
+
+
+def test_with_a_metrics_token_a_scrape_needs_it_and_nothing_leaks_without(
+    db_url: str, clock: Clock
+) -> None:
+    token = "scrape-" + "x" * 40
+    settings = Settings(database_url=db_url, metrics_cache_seconds=0, metrics_token=token)
+    asyncio.run(seed_live(settings, clock, POOL))
+    with serving(create_app(settings, clock=clock)) as url:
+        for authorization in (None, "Bearer wrong", f"Basic {token}", f"Bearer {token}x"):
+            headers = {"Authorization": authorization} if authorization else {}
+            refused = httpx.get(url + "/metrics", headers=headers)
+            assert refused.status_code == 401, authorization
+            assert refused.headers["www-authenticate"].startswith("Bearer")
+            assert b"callmask_" not in refused.content and b"acme" not in refused.content
+        samples = scrape(None, url, token)
+        # Probes stay open: a load balancer's health check carries no token.
+        assert httpx.get(url + "/healthz").status_code == 200
+    assert value(samples, "callmask_pool_numbers", account="acme") == len(POOL)
+
+
+def test_without_a_metrics_token_the_scrape_is_open(live: Live) -> None:
+    assert live.settings.metrics_token == ""
+    assert value(scrape(live.http, live.url), "callmask_pool_numbers", account="acme") == 3

@@ -41,6 +41,9 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         "timeout_graceful_shutdown": 30,
         # uvicorn's own lines go to the root logger, through callmask's formatter (logs.py).
         "log_config": None,
+        # X-Forwarded-For is believed only from CALLMASK_TRUSTED_PROXIES (http/guard.py);
+        # uvicorn's own handling would believe it from 127.0.0.1 whatever the setting says.
+        "proxy_headers": False,
     }
     if workers > 1:
         # Each worker process builds its own app (and database pool) from the environment.

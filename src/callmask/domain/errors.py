@@ -29,6 +29,9 @@ class MaskingError(Exception):
 
     code: ClassVar[Code] = Code.SOMETHING_WENT_WRONG
     message: ClassVar[str] = "Something went wrong"
+    # The message is the vendor's own text for the code (1501-1505), which clients match on:
+    # it is answered exactly so, and a more precise detail goes beside it, not in its place.
+    vendor_worded: ClassVar[bool] = False
 
     def __init__(self, detail: str | None = None) -> None:
         self.detail = detail or self.message
@@ -67,16 +70,19 @@ class InvalidRequestData(MaskingError):
 
 class SameNumbers(MaskingError):
     code = Code.SAME_NUMBERS
+    vendor_worded = True
     message = "m1 and m2 cannot be the same"
 
 
 class ExpiryNotInteger(MaskingError):
     code = Code.EXPIRY_NOT_INTEGER
+    vendor_worded = True
     message = "Expiry must be an integer value"
 
 
 class AlreadyMasked(MaskingError):
     code = Code.ALREADY_MASKED
+    vendor_worded = True
     message = (
         "Your masking request could not be expired until now. So you cannot make another request"
     )
@@ -84,11 +90,13 @@ class AlreadyMasked(MaskingError):
 
 class NotInserted(MaskingError):
     code = Code.NOT_INSERTED
+    vendor_worded = True
     message = "Masking could not be inserted"
 
 
 class PoolExhausted(MaskingError):
     code = Code.POOL_EXHAUSTED
+    vendor_worded = True
     # Exactly the vendor's sample response text; clients may match on it.
     message = "Masking No not available"
 

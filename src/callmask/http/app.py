@@ -20,7 +20,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from callmask import logs
 from callmask.config import Settings
 from callmask.domain.errors import InvalidParameters, MaskingError, SomethingWentWrong
 from callmask.http import (
@@ -38,7 +37,7 @@ from callmask.http.api import STATE_KEY, Api
 from callmask.http.fastroute import FastRoute
 from callmask.http.guard import Guard
 from callmask.http.metrics import Metrics
-from callmask.http.telemetry import Telemetry
+from callmask.http.telemetry import Telemetry, redact_numbers
 from callmask.service import Services
 
 log = logging.getLogger("callmask.http")
@@ -81,19 +80,33 @@ async def _preflight(request: Request) -> Response:
     return envelope.preflight()
 
 
+def _allowed(request: Request) -> str:
+    """Every method the request's path answers, the fast path's included (RFC 9110 Allow)."""
+    path = request.scope["path"]
+    methods = {method for method, fast in FAST_PATHS if fast in (path, path[:-1])}
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.path_regex.match(path):
+            methods |= route.methods or set()
+    return ", ".join(sorted(methods))
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     if status == 405:
-        failure: MaskingError = InvalidParameters("method not allowed on this endpoint")
-    elif status == 404:
-        failure = InvalidParameters("unknown endpoint")
+        response = envelope.error(
+            InvalidParameters("method not allowed on this endpoint"), http_status=405
+        )
+        response.headers["Allow"] = _allowed(request)
+        return response
+    if status == 404:
+        failure: MaskingError = InvalidParameters("unknown endpoint")
     else:
         failure = SomethingWentWrong()
     return envelope.error(failure, http_status=status)
 
 
 async def _crash(request: Request, exc: Exception) -> Response:
-    log.error("unhandled %s on %s", type(exc).__name__, logs.redact_digits(request.url.path))
+    log.error("unhandled %s on %s", type(exc).__name__, redact_numbers(request.url.path))
     return envelope.error(SomethingWentWrong(), http_status=500)
 
 
@@ -106,7 +119,8 @@ def routes(settings: Settings, metrics: Metrics) -> list[Route]:
             table.append(Route(variant, _preflight, methods=["OPTIONS"]))
     table.append(Route("/healthz", health.healthz, methods=["GET"]))
     table.append(Route(openapi.PATH, openapi.serve, methods=["GET"]))
-    table.append(Route("/metrics", health.Scrape(metrics).answer, methods=["GET"]))
+    scrape = health.Scrape(metrics, settings.metrics_token)
+    table.append(Route("/metrics", scrape.answer, methods=["GET"]))
     table.append(
         Route("/readyz", health.Readiness(settings.ready_timeout_seconds).answer, methods=["GET"])
     )
@@ -127,7 +141,7 @@ def create_app(
             yield {STATE_KEY: Api(services, guard, settings.max_body_bytes)}
 
     metrics = Metrics(settings.metrics_cache_seconds)
-    return Starlette(
+    app = Starlette(
         routes=routes(settings, metrics),
         # Request ids, access log and metrics around every request; the SIP proxy's GET
         # lookups are answered inside them, before the router.
@@ -135,3 +149,7 @@ def create_app(
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error, Exception: _crash},
     )
+    # A redirect would point at the Host the client sent; each API path is routed with and
+    # without its trailing slash instead, and repeated slashes are folded (fastroute.py).
+    app.router.redirect_slashes = False
+    return app

@@ -41,7 +41,14 @@ def success_payload(message: str, **fields: Any) -> dict[str, Any]:
 
 
 def error_payload(failure: MaskingError) -> dict[str, Any]:
-    return {"status": "error", "message": failure.detail, "code": int(failure.code)}
+    """The vendor's words stay the message where it has them; callmask's detail, if any
+    more precise, is then the "detail" beside it."""
+    if not failure.vendor_worded:
+        return {"status": "error", "message": failure.detail, "code": int(failure.code)}
+    payload = {"status": "error", "message": failure.message, "code": int(failure.code)}
+    if failure.detail != failure.message:
+        payload["detail"] = failure.detail
+    return payload
 
 
 def failure(error: Exception, where: str) -> tuple[dict[str, Any], int, list[tuple[bytes, bytes]]]:

@@ -18,7 +18,6 @@ from starlette.responses import Response
 from callmask.domain.errors import DatabaseUnavailable, InvalidParameters, InvalidRequestData
 from callmask.http import api, envelope
 from callmask.http.body import read_body
-from callmask.http.guard import client_address
 
 log = logging.getLogger("callmask.events")
 
@@ -27,7 +26,7 @@ async def call_event(request: Request) -> Response:
     app = api.of(request)
     raw = await read_body(request, app.body_limit)
     principal = await app.guard.authenticate_proxy(
-        client_address(request),
+        app.guard.address(request.scope),
         dict(request.query_params),
         request.headers.get("authorization", ""),
     )

@@ -8,10 +8,15 @@ routed handler (routing.route_payload decides for both, envelope.failure renders
 failure for both); everything else, the POST form included, goes on to the app. It sits
 inside the request-id/metrics middleware, so the lookups are counted and logged like any
 other request. Its collaborators come with each request, in the lifespan state.
+
+Being the last step before the router, it also folds repeated slashes in every path
+(`/api/v2/Masking/set//` is set), so the router never needs to redirect: its redirects
+point at whatever Host the client sent.
 """
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 from urllib.parse import unquote_plus
 
@@ -25,6 +30,7 @@ from callmask.http.routing import route_payload
 
 PATH = "/api/v2/Masking/route"
 _PATHS = frozenset({PATH, PATH + "/"})
+_SLASHES = re.compile(r"//+")
 # What the router would have put in the scope: the metrics label the endpoint by it.
 _ROUTE = SimpleNamespace(path=PATH)
 
@@ -57,6 +63,8 @@ class FastRoute:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "//" in scope["path"]:
+            scope["path"] = _SLASHES.sub("/", scope["path"])
         if scope["type"] != "http" or scope["method"] != "GET" or scope["path"] not in _PATHS:
             await self.app(scope, receive, send)
             return
@@ -71,9 +79,8 @@ class FastRoute:
             params = query(scope["query_string"])
             if not params:
                 raise InvalidRequestData()
-            client = scope.get("client")
             payload = await route_payload(
-                api, params, _authorization(scope), client[0] if client else ""
+                api, params, _authorization(scope), api.guard.address(scope)
             )
         except Exception as error:
             payload, status, extra = envelope.failure(error, PATH)

@@ -3,6 +3,7 @@ migrated), /metrics (Prometheus)."""
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 import orjson
@@ -46,12 +47,25 @@ class Readiness:
 
 
 class Scrape:
-    """The metrics text; the pool figures are read through the pool use case when stale."""
+    """The metrics text; the pool figures are read through the pool use case when stale.
 
-    def __init__(self, metrics: Metrics) -> None:
+    token: the bearer token a scrape must carry (empty: none). The scrape names every account
+    with its pool's size and load, which is no one else's business."""
+
+    def __init__(self, metrics: Metrics, token: str = "") -> None:
         self.metrics = metrics
+        self._expected = f"Bearer {token}".encode() if token else b""
 
     async def answer(self, request: Request) -> Response:
+        if self._expected and not hmac.compare_digest(
+            request.headers.get("authorization", "").encode("latin-1"), self._expected
+        ):
+            return Response(
+                b'{"status":"error","message":"a bearer token is required"}',
+                status_code=401,
+                media_type=MEDIA_TYPE,
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
         services = _services(request)
 
         async def read() -> list[Any]:

@@ -14,7 +14,6 @@ from starlette.responses import Response
 from callmask.http import api, envelope
 from callmask.http.api import Api
 from callmask.http.body import parameters
-from callmask.http.guard import client_address
 
 
 async def route_payload(
@@ -62,6 +61,6 @@ async def route(request: Request) -> Response:
     app = api.of(request)
     params = await parameters(request, app.body_limit)
     payload = await route_payload(
-        app, params, request.headers.get("authorization", ""), client_address(request)
+        app, params, request.headers.get("authorization", ""), app.guard.address(request.scope)
     )
     return envelope.render(payload)

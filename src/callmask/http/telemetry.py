@@ -10,6 +10,7 @@ updates and, at INFO, one log record.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import Any
 
@@ -23,6 +24,33 @@ access = logging.getLogger("callmask.access")
 
 _HEADER = b"x-request-id"
 _UNMATCHED = "unmatched"
+# A client's X-Request-Id is echoed and put on every line its request logs, so it is kept only
+# if it is an id: this charset and length (a UUID, a W3C trace id fit), and no number in it.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+# Seven or more digits with at most three other characters (not letters, not a path's "/")
+# between each two: a phone number however it is written ("98765-43210", "98 76 54 32 10",
+# "(987) 654-3210"). logs.redact_digits looks for unbroken runs only; this is for text the
+# client chose.
+_SPELLED_NUMBER = re.compile(r"[+(]?\d(?:[^0-9A-Za-z/]{0,3}\d){6,}")
+
+
+def accepted_request_id(value: str) -> str | None:
+    """The client's request id, if it is safe to echo and log as it is."""
+    if _REQUEST_ID.fullmatch(value) and not _SPELLED_NUMBER.search(value):
+        return value
+    return None
+
+
+def _last_four(match: re.Match[str]) -> str:
+    return "…" + "".join(char for char in match.group() if char.isdigit())[-4:]
+
+
+def redact_numbers(text: str) -> str:
+    """Text the client chose (a path), every number in it, however written, cut to its last
+    four digits."""
+    return _SPELLED_NUMBER.sub(_last_four, text)
+
+
 # Probes and scrapes arrive every few seconds; their lines would drown the API's. Route
 # lookups come once per call from the SIP proxy: a JSON line each (~18 us) would cost as much
 # as the lookup and its framework together, and every call is recorded in the calls table
@@ -60,7 +88,7 @@ class Telemetry:
         rid = None
         for name, value in scope["headers"]:
             if name == _HEADER:
-                rid = logs.accepted_request_id(value.decode("latin-1"))
+                rid = accepted_request_id(value.decode("latin-1"))
                 break
         if rid is None:
             rid = logs.new_request_id()
@@ -94,7 +122,7 @@ class Telemetry:
         if access.isEnabledFor(level):
             path = endpoint
             if endpoint == _UNMATCHED:
-                path = logs.redact_digits(scope["path"])
+                path = redact_numbers(scope["path"])
             # The record is made and handled directly: Logger.log would also walk the stack
             # to find its caller, a few microseconds on every request for a known place.
             access.handle(
