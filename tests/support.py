@@ -387,6 +387,18 @@ VIOLATIONS = """
 """
 
 
+# Two maskings that held one number for one party at the same moment, by the stored history:
+# [created_ms, end) intersect, where end is when it ended, else when it expires.
+OVERLAPS = """
+    SELECT a.masking_id, b.masking_id, b.created_ms - a.created_ms
+    FROM maskings a JOIN maskings b
+      ON b.mask = a.mask AND a.masking_id < b.masking_id
+     AND (b.m1 IN (a.m1, a.m2) OR b.m2 IN (a.m1, a.m2))
+    WHERE a.created_ms < coalesce(b.ended_ms, b.expires_ms)
+      AND b.created_ms < coalesce(a.ended_ms, a.expires_ms)
+"""
+
+
 HALF_WRITTEN = """
     SELECT m.masking_id FROM maskings m
     WHERE m.ended_ms IS NULL

@@ -187,6 +187,8 @@ def test_what_is_not_a_json_object_is_invalid_request_data(raw: bytes) -> None:
         ({"ts": True}, "ts"),
         ({"ts": 1767225600}, "ts"),  # seconds, not milliseconds
         ({"ts": 2**63}, "ts"),
+        ({"ts": 2**53}, "ts"),  # year 287396: no report could show it
+        ({"ts": 253_402_300_800_000}, "ts"),  # 10000-01-01T00:00:00Z
         ({"maskingId": None}, "maskingId"),
         ({"mask": "918040000000"}, "mask"),
         ({"caller": "09876543210"}, "caller"),
@@ -202,6 +204,11 @@ def test_malformed_start_events_raise_naming_the_field(
     with pytest.raises(InvalidParameters) as caught:
         parse_call_event(raw)
     assert field in caught.value.detail
+
+
+def test_ts_may_be_as_late_as_the_last_millisecond_of_year_9999() -> None:
+    event = parse_call_event(orjson.dumps({**START, "ts": 253_402_300_799_999}))
+    assert event.ts_ms == 253_402_300_799_999
 
 
 def test_ts_is_required() -> None:

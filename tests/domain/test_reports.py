@@ -110,6 +110,46 @@ def test_a_call_recorded_before_the_proxy_said_its_action_shows_as_connect() -> 
     assert csv_row(forwarded)[-1] == "forward" and csv_row(forwarded)[1] == ""
 
 
+YEAR_10000_S = 253_402_300_800  # 10000-01-01T00:00:00Z
+
+
+@pytest.mark.parametrize(
+    "window",
+    [
+        {"endTime": YEAR_10000_S},
+        {"startTime": YEAR_10000_S - 60, "endTime": YEAR_10000_S + 60},
+        {"startTime": 10**16 - 1},
+        {"startTime": "9999-12-31T23:00:00-02:00", "endTime": "9999-12-31T23:30:00-02:00"},
+        {"startTime": "0001-01-01T00:00:00+01:00", "endTime": "0001-01-02T00:00:00Z"},
+        {"endTime": "0001-01-01T00:00:00Z"},  # the default start is the day before
+        {"startTime": -62_135_596_801, "endTime": -62_135_596_700},
+    ],
+)
+def test_a_window_outside_years_1_to_9999_is_1000(window: dict[str, object]) -> None:
+    with pytest.raises(InvalidParameters, match="years 1 to 9999"):
+        _query(**window)
+
+
+def test_a_window_may_reach_the_last_millisecond_of_year_9999() -> None:
+    query = _query(startTime="9999-12-31T00:00:00Z", endTime=YEAR_10000_S * 1000 - 1)
+    assert iso(query.end_ms) == "9999-12-31T23:59:59.999Z"
+
+
+@pytest.mark.parametrize("field", ["createdFrom", "createdTo", "expiryFrom", "expiryTo"])
+def test_masking_query_instants_outside_years_1_to_9999_are_1000(field: str) -> None:
+    with pytest.raises(InvalidParameters, match=f"{field} must fall in years 1 to 9999"):
+        masking_query({field: YEAR_10000_S}, "acme", NOW, "IN")
+
+
+def test_a_time_no_iso_8601_date_can_show_is_shown_as_unknown() -> None:
+    # Only a row stored before ingestion refused such times can hold one.
+    assert iso(2**53) is None and iso(-(2**53)) is None
+    record = CallRecord(
+        "c1", "acme", "mk", "e", X, A, A, NOW, NOW + 1, 2**53, 1, 200, "completed", 0
+    )
+    assert call_view(record)["endTime"] is None and csv_row(record)[8] == ""
+
+
 def test_limit_order_and_cursor_make_the_page() -> None:
     after = Cursor(NOW - 5, "call:7")
     query = _query(limit="20", order="asc", cursor=after.encode())
@@ -162,6 +202,24 @@ def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_are_quoted() -> None
     row = csv_row(record)
     assert row[2] == "'=HYPERLINK(1)"
     assert row[3:5] == [X, A] and row[6] == "2026-01-01T00:00:00.000Z" and row[7] == ""
+
+
+@pytest.mark.parametrize("lead", ["=", "+", "-", "@", "\t", "\r"])
+def test_no_free_text_csv_cell_can_start_a_formula(lead: str) -> None:
+    text = lead + 'HYPERLINK("http://x")'
+    record = CallRecord(
+        text + "@host", "acme", text, text, X, A, A, NOW, None, None, None, None, "ringing", 0
+    )
+    row = csv_row(record)
+    assert row[:3] == ["'" + text + "@host", "'" + text, "'" + text]
+
+
+def test_csv_keeps_e164_numbers_as_they_are_and_quotes_anything_else_there() -> None:
+    odd = E164("+1+SUM(A1)")  # never made by the parser; stored by a bug or by hand
+    record = CallRecord(
+        "c1", "acme", "mk", "e", X, odd, E164("-1"), NOW, None, None, None, None, "ringing", 0
+    )
+    assert csv_row(record)[3:6] == [X, "'+1+SUM(A1)", "'-1"]
 
 
 def test_a_lapsed_masking_shows_ended_at_its_expiry_even_unswept() -> None:

@@ -191,6 +191,26 @@ async def test_an_end_at_the_time_limit_is_stored_as_such_and_a_bad_cause_is_dea
     assert await store.call("c2") is None
 
 
+async def test_an_event_dated_beyond_year_9999_is_dead_with_its_reason_logged(
+    store: Store, queue: str, rds: aioredis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="callmask")
+    late = orjson.dumps({"event": "end", "callId": "c1", "ts": 253_402_300_800_000, "duration": 5})
+    await rds.rpush(queue, _start("c1"), late, _event("answer", "c1"))
+    async with consuming(store, queue):
+
+        async def stored() -> bool:
+            return await _outcome(store, "c1") == "answered" and await rds.llen(queue) == 0
+
+        await eventually(stored)
+        await eventually(lambda: _empty(rds, queue + ":processing"))
+    assert await rds.lrange(queue + ":dead", 0, -1) == [late]
+    record = await store.call("c1")
+    assert record is not None and record.ended_ms is None
+    logged = [r.getMessage() for r in caplog.records if "moved to" in r.getMessage()]
+    assert len(logged) == 1 and "ts must be" in logged[0]
+
+
 async def test_a_forwarded_call_as_the_proxy_reports_it_is_stored_under_the_dids_account(
     store: Store, queue: str, rds: aioredis.Redis
 ) -> None:

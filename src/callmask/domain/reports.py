@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from callmask.domain import fields
-from callmask.domain.calls import CallRecord
+from callmask.domain.calls import LAST_MS, CallRecord
 from callmask.domain.errors import InvalidParameters
 from callmask.domain.masking import MaskingRecord
 from callmask.domain.numbers import E164, normalise
@@ -23,6 +24,9 @@ CALL_ACTIONS = ("connect", "forward")
 MaskingStatus = Literal["active", "ended", "all"]
 
 _MAX_TEXT = 255
+# 0001-01-01T00:00:00Z: with calls.LAST_MS, the instants a report can show.
+FIRST_MS = -62_135_596_800_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,11 +76,18 @@ def instant(value: object, field: str) -> int:
     """Epoch ms from Unix seconds, Unix milliseconds (13+ digits) or ISO-8601 with an offset."""
     wrong = InvalidParameters(f"{field} must be a Unix time or ISO-8601 with an offset")
     if isinstance(value, str) and not fields.integer_text(value):
-        return fields.iso_ms(value, field, wrong)
+        # An offset can move a date in year 1 or 9999 out of those years in UTC.
+        return _shown(fields.iso_ms(value, field, wrong), field)
     number = fields.integer(value, wrong)
     if abs(number) >= 10**16:
         raise InvalidParameters(f"{field} is out of range")
-    return fields.epoch_ms(number)
+    return _shown(fields.epoch_ms(number), field)
+
+
+def _shown(ms: int, field: str) -> int:
+    if not FIRST_MS <= ms <= LAST_MS:
+        raise InvalidParameters(f"{field} must fall in years 1 to 9999")
+    return ms
 
 
 def count(value: object, field: str, low: int, high: int) -> int:
@@ -140,6 +151,7 @@ def call_query(params: Mapping[str, Any], account_id: str, now_ms: int, region: 
     end_ms = now_ms if end_ms is None else end_ms
     start_ms = _instant(params, "startTime")
     start_ms = end_ms - DEFAULT_WINDOW_MS if start_ms is None else start_ms
+    _shown(start_ms, "startTime")  # the default start of an endTime early in year 1
     if start_ms >= end_ms:
         raise InvalidParameters("startTime must be before endTime")
     if end_ms - start_ms > MAX_WINDOW_MS:
@@ -214,10 +226,16 @@ def masking_lookup(params: Mapping[str, Any], account_id: str, now_ms: int) -> M
 
 
 def iso(ms: int | None) -> str | None:
-    """Epoch ms as ISO-8601 UTC with milliseconds: 2026-01-01T00:00:00.000Z."""
-    if ms is None:
+    """Epoch ms as ISO-8601 UTC with milliseconds: 2026-01-01T00:00:00.000Z.
+
+    None for a time outside years 1 to 9999, which no such date shows: only a row stored
+    before call events were refused such a ts can hold one, and it must not break a report.
+    """
+    if ms is None or not FIRST_MS <= ms <= LAST_MS:
         return None
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+    # Integer arithmetic: ms / 1000 as a float loses the last millisecond in year 9999.
+    when = _EPOCH + timedelta(milliseconds=ms)
+    return when.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def _seconds(ms: int) -> int:
@@ -260,16 +278,31 @@ CSV_COLUMNS = (
     "endedBy",
     "action",
 )
-# A cell starting with one of these is a formula to a spreadsheet; eventId is client text.
+# A cell starting with one of these is a formula (or the start of one) to a spreadsheet.
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
+# The number columns keep their leading "+": a quote would change the number a reader copies.
+# A "+" followed by digits only is a positive number to a spreadsheet, never a call, so it is
+# safe as it is; anything else there is quoted like free text (docs/decisions.md, "CSV cells").
+_NUMBER_COLUMNS = frozenset({"mask", "caller", "callee"})
+_E164_CELL = re.compile(r"\+[0-9]{1,15}")
+
+
+def _cell(column: str, value: object) -> str:
+    if value is None:
+        return ""
+    cell = str(value)
+    if not cell.startswith(_FORMULA):
+        return cell
+    if column in _NUMBER_COLUMNS and _E164_CELL.fullmatch(cell):
+        return cell
+    return "'" + cell
 
 
 def csv_row(record: CallRecord) -> list[str]:
+    """One call as a CSV row no spreadsheet runs: every text cell that could start a formula
+    (callId, maskingId and eventId are chosen by callers and clients) starts with a quote."""
     view = call_view(record)
-    event = view["eventId"]
-    if isinstance(event, str) and event.startswith(_FORMULA):
-        view["eventId"] = "'" + event
-    return ["" if view[column] is None else str(view[column]) for column in CSV_COLUMNS]
+    return [_cell(column, view[column]) for column in CSV_COLUMNS]
 
 
 def masking_view(record: MaskingRecord, now_ms: int) -> dict[str, Any]:

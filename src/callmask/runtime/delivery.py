@@ -27,8 +27,9 @@ log = logging.getLogger("callmask.webhooks")
 CONCURRENCY = 16
 _MAX_BACKOFF_S = 5.0
 # How long shutdown lets attempts in flight finish; cut short, their leases run out and the
-# notices are sent again by whichever process runs next.
-_STOP_GRACE_S = 2.0
+# notices are sent again by whichever process runs next. The whole stop after SIGTERM has 5 s
+# (docs/decisions.md, "Stopping within 5 seconds").
+_STOP_GRACE_S = 1.5
 
 
 class Deliverer:
@@ -67,14 +68,14 @@ class Deliverer:
     async def stop(self) -> None:
         self._stopping.set()
         self._wake.set()
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._in_flight:
-            await asyncio.wait(self._in_flight, timeout=_STOP_GRACE_S)
-            for task in self._in_flight:
+        # The loop (perhaps mid-claim) and the attempts in flight share one grace.
+        running = set(self._in_flight) | ({self._task} if self._task is not None else set())
+        if running:
+            await asyncio.wait(running, timeout=_STOP_GRACE_S)
+            running |= self._in_flight  # what the loop started meanwhile
+            for task in running:
                 task.cancel()
-            await asyncio.gather(*self._in_flight, return_exceptions=True)
+            await asyncio.gather(*running, return_exceptions=True)
         if self._client is not None:
             await self._client.aclose()
 

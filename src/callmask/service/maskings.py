@@ -156,14 +156,20 @@ class Maskings:
             mask = before.sticky or await self._first_free(tx, account_id, pair, now_ms)
             if mask is None:
                 raise PoolExhausted()
+            # The clock read again, now the number is picked: whoever let it go committed
+            # before our reads, so ended at or before this, and the history never shows two
+            # maskings holding it for one party at once. now_ms was read before the
+            # transaction waited for a connection or a lock (docs/decisions.md, "A masking
+            # starts after the one it replaces").
+            created_ms = max(now_ms, self._context.now_ms())
             masking = Masking(
-                new_masking_id(now_ms),
+                new_masking_id(created_ms),
                 account_id,
                 first,
                 second,
                 mask,
                 event,
-                now_ms,
+                created_ms,
                 expires_ms,
                 call_time_limit,
                 record,
@@ -171,7 +177,7 @@ class Maskings:
             # Notices are built (~16 us each) only for an account with a webhook.
             announced = False
             if await tx.insert(masking):
-                notices = [webhooks.masking_created(masking, now_ms)]
+                notices = [webhooks.masking_created(masking, created_ms)]
                 notices += [
                     webhooks.masking_ended(m, m.expires_ms, "expired", now_ms) for m in lapsed
                 ]
