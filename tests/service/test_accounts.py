@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from callmask.bootstrap import build_services
+from callmask.config import Settings
 from callmask.domain.errors import InvalidToken
 from callmask.service import Services
 from callmask.service.accounts import Credentials, Principal, fingerprint, hash_secret
@@ -165,3 +167,21 @@ async def test_rotation_ends_ssids_made_by_the_cli_from_the_current_token(
     assert await _works(services, made)
     assert await services.accounts.rotate_token("acme") is not None
     assert not await _works(services, made)
+
+
+@pytest.mark.anyio
+async def test_a_new_ssid_beyond_the_cap_revokes_the_users_oldest(
+    store: Store, clock: Clock
+) -> None:
+    services = build_services(store, Settings(ssid_ttl_minutes=60, ssid_max_per_user=3), clock)
+    token = await services.accounts.add_user("acme", "client")
+    await services.accounts.add_user("beta", "client")
+    theirs, _ = await services.accounts.create_ssid(Principal("beta", "beta", "client"))
+    made = []
+    for _ in range(5):
+        made.append(await _ssid_from(services, token))
+        clock.advance(1)
+    assert [await _works(services, s) for s in made] == [False, False, True, True, True]
+    listed = await services.accounts.ssids("acme")
+    assert [s.ssid_hash for s in listed] == [hash_secret(s) for s in made[2:]]
+    assert await _works(services, theirs)  # another user's ssids are not counted

@@ -149,7 +149,7 @@ class Accounts:
                 if user is None:
                     raise InvalidToken()
                 token_hash = user.token_hash
-            await self._store.add_session(session, token_hash)
+            await self._store.add_session(session, token_hash, settings.ssid_max_per_user)
         return ssid, expires_ms
 
     async def user(self, user_id: str) -> User | None:

@@ -29,6 +29,11 @@ SESSIONS_OF = (
 INSERT_SESSION = (
     "INSERT INTO sessions (ssid_hash, user_id, token_hash, expires_ms) VALUES (?, ?, ?, ?)"
 )
+# The user's ssids beyond the newest `keep` (by expiry, so the oldest go first).
+TRIM_SESSIONS = (
+    "DELETE FROM sessions WHERE user_id = ? AND ssid_hash NOT IN (SELECT ssid_hash FROM sessions"
+    " WHERE user_id = ? ORDER BY expires_ms DESC, ssid_hash DESC LIMIT ?)"
+)
 # Before the token changes: the ssids of tokens already replaced end now, those of the token
 # being replaced end with its grace (SESSION_USER holds to the same rule for late arrivals).
 DROP_REPLACED_SESSIONS = (
@@ -53,10 +58,12 @@ async def rotate_token(
     return await db.execute(ROTATE_TOKEN, previous_until_ms, token_hash, user_id) == 1
 
 
-async def add_session(db: Executor, session: Session, token_hash: str) -> None:
+async def add_session(db: Executor, session: Session, token_hash: str, keep: int) -> int:
+    """Run in a transaction; how many older ssids of the user were revoked to keep `keep`."""
     await db.execute(
         INSERT_SESSION, session.ssid_hash, session.user_id, token_hash, session.expires_ms
     )
+    return await db.execute(TRIM_SESSIONS, session.user_id, session.user_id, keep)
 
 
 async def previous_token_user(

@@ -127,9 +127,9 @@ class SqlStore(ABC, Generic[T]):
         async with self._writes() as db:
             return await db.execute(sql.SET_PERMISSIONS, stored(permissions), user_id) == 1
 
-    async def add_session(self, session: Session, token_hash: str) -> None:
-        async with self._writes() as db:
-            await credentials.add_session(db, session, token_hash)
+    async def add_session(self, session: Session, token_hash: str, keep: int) -> int:
+        async with self.transaction() as tx:
+            return await credentials.add_session(tx, session, token_hash, keep)
 
     async def add_pool_numbers(self, account_id: str, numbers: list[E164], now_ms: int) -> int:
         async with self.transaction() as tx:
