@@ -74,7 +74,8 @@ class Accounts:
         with storage_failures(StorageUnavailable):
             if has_ssid:
                 user = await self._store.session_user(
-                    hash_secret(fields.bounded_text(creds.ssid, "ssid")), self._context.now_ms()
+                    hash_secret(fields.bounded_text(creds.ssid, "ssid", failure=InvalidToken)),
+                    self._context.now_ms(),
                 )
                 if user is None:
                     raise InvalidToken("Invalid or expired ssid")
@@ -82,8 +83,8 @@ class Accounts:
             if not has_pair:
                 raise InvalidToken("userId and token, or ssid, are required")
             user_id, token = (
-                fields.bounded_text(creds.user_id, "userId"),
-                fields.bounded_text(creds.token, "token"),
+                fields.bounded_text(creds.user_id, "userId", failure=InvalidToken),
+                fields.bounded_text(creds.token, "token", failure=InvalidToken),
             )
             presented = hash_secret(token)
             key = f"{user_id}\0{presented}"
