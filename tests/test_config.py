@@ -18,6 +18,13 @@ def test_a_global_call_time_limit_outside_0_to_86400_seconds_is_refused(bad: str
         Settings.from_env({"CALLMASK_CALL_TIME_LIMIT": bad})
 
 
+def test_ssids_per_user_are_capped_at_100_unless_set_to_at_least_one() -> None:
+    assert Settings().ssid_max_per_user == 100
+    assert Settings.from_env({"CALLMASK_SSID_MAX_PER_USER": "5"}).ssid_max_per_user == 5
+    with pytest.raises(ConfigError, match="CALLMASK_SSID_MAX_PER_USER"):
+        Settings.from_env({"CALLMASK_SSID_MAX_PER_USER": "0"})
+
+
 def test_anchoring_is_required_unless_said_otherwise() -> None:
     assert Settings().sip_rtpengine_required == "yes"
     assert (

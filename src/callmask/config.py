@@ -34,6 +34,8 @@ class Settings:
     default_expiry_minutes: int = 1440
     max_expiry_minutes: int = 43200
     ssid_ttl_minutes: int = 1440
+    # A user's live ssids at most: a new one revokes the one that expires first beyond this.
+    ssid_max_per_user: int = 100
     sweep_interval_seconds: float = 60.0
     # A new masking passes over numbers its parties let go of this recently, while others are
     # free, so a callback on a number just used does not reach someone new (0: plain first fit).
@@ -149,6 +151,8 @@ class Settings:
             raise ConfigError("CALLMASK_DEFAULT_EXPIRY_MINUTES exceeds CALLMASK_MAX_EXPIRY_MINUTES")
         if self.sqlite_synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise ConfigError("CALLMASK_SQLITE_SYNCHRONOUS must be OFF, NORMAL, FULL or EXTRA")
+        if self.ssid_max_per_user < 1:
+            raise ConfigError("CALLMASK_SSID_MAX_PER_USER must be 1 or more")
         if self.recent_release_minutes < 0:
             raise ConfigError("CALLMASK_RECENT_RELEASE_MINUTES must be 0 (off) or more")
         if not 0 <= self.call_time_limit <= MAX_CALL_TIME_LIMIT_S:

@@ -151,9 +151,33 @@ def test_user_rotate_cli_default_grace_and_zero(
     assert rotated["oldTokenUntil"] is not None  # 60 minutes on the CLI's own clock
     assert listing(live, token=old).json()["status"] == "success"
     status, out = cli(live, capsys, "user", "rotate", "acme", "--grace-minutes", "0")
-    assert status == 0 and "no longer works" in out
+    assert status == 0 and "no longer work" in out
     live.clock.advance(5)
     for token in (old, rotated["token"]):
         assert listing(live, token=token).json()["code"] == Code.INVALID_TOKEN
     status, out = cli(live, capsys, "user", "rotate", "acme", "--grace-minutes", "-1")
     assert status == 1
+
+
+def test_rotation_ends_the_old_tokens_ssids_on_the_running_server_with_its_grace(
+    live: Live,
+) -> None:
+    before = new_ssid(live)
+    rotate_on_server_db(live, "acme", grace_minutes=10)
+    during = new_ssid(live)  # the old token, during its grace
+    assert with_ssid(live, before)["status"] == with_ssid(live, during)["status"] == "success"
+    live.clock.advance(10 * 60)
+    for ssid in (before, during):
+        assert with_ssid(live, ssid)["code"] == Code.INVALID_TOKEN
+
+
+def test_user_rotate_cli_says_and_does_that_the_old_tokens_ssids_end(
+    live: Live, capsys: pytest.CaptureFixture[str]
+) -> None:
+    made = new_ssid(live)
+    status, out = cli(live, capsys, "user", "rotate", "acme")
+    assert status == 0 and "the ssids made from it work until" in out
+    assert with_ssid(live, made)["status"] == "success"
+    status, out = cli(live, capsys, "user", "rotate", "acme", "--grace-minutes", "0")
+    assert status == 0 and "the ssids made from it no longer work" in out
+    assert with_ssid(live, made)["code"] == Code.INVALID_TOKEN

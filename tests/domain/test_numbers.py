@@ -29,6 +29,34 @@ def test_invalid_numbers_raise_1000_naming_the_field(raw: object) -> None:
     assert "m2" in caught.value.detail
 
 
+# phonenumbers reads letters as keypad digits and keeps an extension apart: either way a typo
+# or an extension would reach a different, real subscriber.
+LETTERS_AND_EXTENSIONS = [
+    "+91 98765 ABCDE",
+    "1-800-FLOWERS",
+    "+91 98765 4321O",
+    "+919876543210 ext 12",
+    "+919876543210 x12",
+    "+919876543210;ext=12",
+    "+919876543210#12",
+    "+919876543210,12",
+    "tel:+91-98765-43210",
+    "+91\x009876543210",
+    "+91 98765\x7f43210",
+]
+
+
+@pytest.mark.parametrize("raw", LETTERS_AND_EXTENSIONS)
+def test_letters_extensions_and_control_characters_raise_1000_naming_the_field(raw: str) -> None:
+    with pytest.raises(InvalidParameters) as caught:
+        normalise(raw, "m1", "IN")
+    assert "m1" in caught.value.detail
+
+
+def test_digits_of_other_scripts_still_normalise() -> None:
+    assert normalise("+٩١٩٨٧٦٥٤٣٢١٠", "m1", "IN") == "+919876543210"
+
+
 def test_redact_keeps_only_last_four_digits() -> None:
     assert redact("+919876543210") == "…3210"
     assert "98765" not in redact("+919876543210")

@@ -480,7 +480,12 @@ def test_a_delivery_cursor_the_service_made_is_read_back_as_its_position(
 
 
 @fuzz_settings(PROPERTY_EXAMPLES)
-@given(sort_ms=SORT_MS, key=st.text(min_size=1, max_size=40))
+# The keys it makes (masking ids, Call-IDs, delivery ids) never hold a control character (Cc):
+# a decoded cursor that does answers 1000, like any text parameter.
+@given(
+    sort_ms=SORT_MS,
+    key=st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=40),
+)
 @example(sort_ms=1_767_225_600_123, key="sip-call-1@10.0.0.1:5060")  # a Call-ID with colons
 @example(sort_ms=1_767_225_600_123, key="mk_01JH5Q7YJ4ZC")
 def test_a_report_cursor_the_service_made_is_read_back_as_its_position(

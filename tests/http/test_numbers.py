@@ -31,6 +31,15 @@ def test_missing_or_invalid_number_is_1000_naming_the_field(live: Live) -> None:
     assert count(live, "maskings") == 0
 
 
+def test_letters_or_an_extension_in_a_number_are_1000_naming_the_field(live: Live) -> None:
+    for field, bad in itertools.product(
+        ("m1", "m2"), ["+91 98765 ABCDE", "1-800-FLOWERS", "+919876543210 ext 12"]
+    ):
+        other = "m2" if field == "m1" else "m1"
+        assert_error(live.set(**{other: B, field: bad}), Code.INVALID_PARAMETERS, field)
+    assert count(live, "maskings") == 0
+
+
 def test_missing_m1_message_says_required(live: Live) -> None:
     assert_error(live.set(m2=B), Code.INVALID_PARAMETERS, "m1", "required")
 

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from callmask.domain.accounts import User
+from callmask.domain.accounts import Session, User
 from callmask.domain.calls import CallEvent
 from callmask.domain.masking import Masking, pair_key
 from callmask.domain.numbers import E164
@@ -324,9 +324,38 @@ async def test_users_by_id_token_and_session(store: Store) -> None:
     await store.add_user(user, NOW)
     assert await store.user("acme") == user
     assert await store.user_by_token("h" * 64) == user
-    await store.add_session("s" * 64, "acme", NOW + 1000)
+    await store.add_session(Session("s" * 64, "acme", NOW + 1000), "h" * 64, 100)
     assert await store.session_user("s" * 64, NOW + 999) == user
     assert await store.session_user("s" * 64, NOW + 1000) is None
+
+
+async def test_a_session_works_only_while_the_token_it_was_made_from_does(store: Store) -> None:
+    await store.add_user(User("acme", "acme", "client", "a" * 64), NOW)
+    await store.add_session(Session("s" * 64, "acme", NOW + 10_000), "a" * 64, 100)
+    await store.add_session(Session("t" * 64, "acme", NOW + 10_000), "x" * 64, 100)
+    assert await store.session_user("t" * 64, NOW) is None  # no token of the user's made it
+    assert await store.rotate_token("acme", "b" * 64, NOW + 500)
+    # Inserted after the rotation, as a process that verified the old token just before it may.
+    await store.add_session(Session("u" * 64, "acme", NOW + 10_000), "a" * 64, 100)
+    for ssid_hash in ("s" * 64, "u" * 64):
+        assert await store.session_user(ssid_hash, NOW + 499) is not None
+        assert await store.session_user(ssid_hash, NOW + 500) is None
+    assert await store.rotate_token("acme", "c" * 64, None)
+    assert await store.session_user("u" * 64, NOW) is None
+    assert await store.sessions_of("acme") == []
+
+
+async def test_a_new_session_beyond_the_cap_revokes_the_one_that_expires_first(
+    store: Store,
+) -> None:
+    await store.add_user(User("acme", "acme", "client", "a" * 64), NOW)
+    await store.add_user(User("beta", "beta", "client", "b" * 64), NOW)
+    await store.add_session(Session("z" * 64, "beta", NOW + 1), "b" * 64, 2)
+    for n, ssid_hash in enumerate(("p" * 64, "q" * 64)):
+        assert await store.add_session(Session(ssid_hash, "acme", NOW + n), "a" * 64, 2) == 0
+    assert await store.add_session(Session("r" * 64, "acme", NOW + 5), "a" * 64, 2) == 1
+    assert [s.ssid_hash for s in await store.sessions_of("acme")] == ["q" * 64, "r" * 64]
+    assert len(await store.sessions_of("beta")) == 1
 
 
 async def test_a_failed_transaction_leaves_nothing_behind(store: Store, tmp_path: object) -> None:

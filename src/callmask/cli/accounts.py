@@ -60,9 +60,15 @@ async def _user_rotate(services: Services, args: argparse.Namespace) -> str:
         grace = until_ms // 1000 if until_ms is not None else None
         return json.dumps({"userId": args.user_id, "token": token, "oldTokenUntil": grace})
     if until_ms is None:
-        old = "the old one no longer works (other API processes: within 5 s)"
+        old = (
+            "the old one and the ssids made from it no longer work"
+            " (other API processes: the old token within 5 s)"
+        )
     else:
-        old = f"the old one works until {iso(until_ms)}; --grace-minutes 0 ends it at once"
+        old = (
+            f"the old one and the ssids made from it work until {iso(until_ms)};"
+            " --grace-minutes 0 ends them at once"
+        )
     return f"new token for {args.user_id}: {token}\n({old})"
 
 
@@ -245,7 +251,9 @@ def add_user_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
         change.set_defaults(work=_user_permissions)
 
     rotate = user.add_parser(
-        "rotate", help="give a user a new token; the old one works for --grace-minutes more"
+        "rotate",
+        help="give a user a new token; the old one, and the ssids made from it, work for"
+        " --grace-minutes more",
     )
     rotate.add_argument("user_id", metavar="USERID")
     rotate.add_argument(

@@ -14,6 +14,9 @@ from callmask.domain.errors import InvalidParameters, MaskingError
 
 # Unix times from 10**12 up are milliseconds: JavaScript clients send Date.now() (13 digits).
 MILLISECONDS_FROM = 10**12
+# C0, DEL and C1. No id, name or credential has a use for them; PostgreSQL refuses a NUL in
+# text outright (the query fails, which read as a database outage), SQLite stores it.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def given(value: object) -> bool:
@@ -65,16 +68,26 @@ def iso_ms(value: str, field: str, unparsable: MaskingError) -> int:
     return int(when.timestamp() * 1000)
 
 
-def string(value: object, field: str) -> str:
-    """A string or an integer (clients send ids either way), stripped."""
+def printable(text: str, field: str, failure: type[MaskingError] = InvalidParameters) -> str:
+    """text, unless it holds a control character: then failure naming the field."""
+    if _CONTROL.search(text) is not None:
+        raise failure(f"{field} contains a control character")
+    return text
+
+
+def string(value: object, field: str, failure: type[MaskingError] = InvalidParameters) -> str:
+    """A string or an integer (clients send ids either way), stripped; a control character
+    inside it answers failure (credentials: 1014, counted as a failed login)."""
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise InvalidParameters(f"{field} must be a string")
-    return str(value).strip()
+    return printable(str(value).strip(), field, failure)
 
 
-def bounded_text(value: object, field: str, limit: int = 255) -> str:
+def bounded_text(
+    value: object, field: str, limit: int = 255, failure: type[MaskingError] = InvalidParameters
+) -> str:
     """string(), at most limit characters (empty allowed: the caller decides)."""
-    text = string(value, field)
+    text = string(value, field, failure)
     if len(text) > limit:
         raise InvalidParameters(f"{field} is longer than {limit} characters")
     return text

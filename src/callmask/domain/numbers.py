@@ -7,6 +7,7 @@ from typing import NewType
 
 import phonenumbers
 
+from callmask.domain import fields
 from callmask.domain.errors import InvalidParameters
 
 E164 = NewType("E164", str)
@@ -33,10 +34,21 @@ def normalise(value: object, field: str, region: str) -> E164:
         raise InvalidParameters(f"{field} is not a valid phone number")
     if not text or len(text) > _MAX_INPUT:
         raise InvalidParameters(f"{field} is not a valid phone number")
+    fields.printable(text, field)
+    # phonenumbers reads letters as keypad digits (1-800-FLOWERS), so a typo such as an O for
+    # a 0 would reach someone else; a number is written in digits only.
+    if any(character.isalpha() for character in text):
+        raise InvalidParameters(f"{field} must be written in digits, without letters")
     number = _e164(text, region)
     if number is None:
         raise InvalidParameters(f"{field} is not a valid phone number")
+    if number is _EXTENSION:
+        # The extension would be dropped: the call would reach the switchboard, not the person.
+        raise InvalidParameters(f"{field} must not carry an extension")
     return number
+
+
+_EXTENSION = E164("extension")
 
 
 # phonenumbers spends ~50 us per parse; the same callers, parties and pool numbers come back
@@ -49,6 +61,8 @@ def _e164(text: str, region: str) -> E164 | None:
         return None
     if not phonenumbers.is_valid_number(parsed):
         return None
+    if parsed.extension:
+        return _EXTENSION
     return E164(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
 
 

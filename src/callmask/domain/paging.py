@@ -37,6 +37,7 @@ class Cursor:
     def decode(cls, text: object) -> Cursor:
         if not isinstance(text, str) or not 0 < len(text) <= 600:
             raise InvalidParameters("cursor is not valid")
+        fields.printable(text, "cursor")
         try:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
         except (binascii.Error, UnicodeDecodeError, ValueError):
@@ -44,6 +45,7 @@ class Cursor:
         sort, _, key = raw.partition(":")
         if not fields.integer_text(sort) or sort != sort.strip() or not key:
             raise InvalidParameters("cursor is not valid")
+        fields.printable(key, "cursor")
         return cls(int(sort), key)
 
 

@@ -39,10 +39,18 @@ class Principal:
     account_id: str
     role: str
     permissions: frozenset[Permission] = CLIENT_DEFAULT
+    # The hash of the token presented (None: an ssid, or the CLI acting for the user), and when
+    # it stops working if a rotation replaced it: an ssid made by this principal ends with it.
+    token_hash: str | None = None
+    token_until_ms: int | None = None
 
 
-def principal_of(user: User) -> Principal:
-    return Principal(user.user_id, user.account_id, user.role, user.permissions)
+def principal_of(
+    user: User, token_hash: str | None = None, token_until_ms: int | None = None
+) -> Principal:
+    return Principal(
+        user.user_id, user.account_id, user.role, user.permissions, token_hash, token_until_ms
+    )
 
 
 def permit(principal: Principal, permission: Permission) -> None:
@@ -66,7 +74,8 @@ class Accounts:
         with storage_failures(StorageUnavailable):
             if has_ssid:
                 user = await self._store.session_user(
-                    hash_secret(fields.bounded_text(creds.ssid, "ssid")), self._context.now_ms()
+                    hash_secret(fields.bounded_text(creds.ssid, "ssid", failure=InvalidToken)),
+                    self._context.now_ms(),
                 )
                 if user is None:
                     raise InvalidToken("Invalid or expired ssid")
@@ -74,8 +83,8 @@ class Accounts:
             if not has_pair:
                 raise InvalidToken("userId and token, or ssid, are required")
             user_id, token = (
-                fields.bounded_text(creds.user_id, "userId"),
-                fields.bounded_text(creds.token, "token"),
+                fields.bounded_text(creds.user_id, "userId", failure=InvalidToken),
+                fields.bounded_text(creds.token, "token", failure=InvalidToken),
             )
             presented = hash_secret(token)
             key = f"{user_id}\0{presented}"
@@ -86,7 +95,7 @@ class Accounts:
         stored = user.token_hash if user is not None else hash_secret(secrets.token_hex(16))
         if not hmac.compare_digest(presented, stored) or user is None:
             return await self._previous_token(key, user_id, presented)
-        return self._remember(key, principal_of(user))
+        return self._remember(key, principal_of(user, presented))
 
     async def _previous_token(self, key: str, user_id: str | None, presented: str) -> Principal:
         """A token that `user rotate` replaced works until its grace period ends."""
@@ -97,7 +106,7 @@ class Accounts:
         if found is None:
             raise InvalidToken()
         user, until_ms = found
-        return self._remember(key, principal_of(user), until_ms / 1000)
+        return self._remember(key, principal_of(user, presented, until_ms), until_ms / 1000)
 
     def _recall(self, key: str) -> Principal | None:
         hit = self._verified.get(key)
@@ -121,16 +130,27 @@ class Accounts:
             user = await self._store.user_by_token(presented)
         if user is None:
             return await self._previous_token(key, None, presented)
-        return self._remember(key, principal_of(user))
+        return self._remember(key, principal_of(user, presented))
 
     async def create_ssid(self, principal: Principal) -> tuple[str, int]:
         if principal.role != "client":
             # A router's token routes calls and nothing else; a session adds nothing to it.
             raise PermissionDenied("routers route calls only and do not make ssids")
+        settings = self._context.settings
         ssid = secrets.token_urlsafe(32)
-        expires_ms = self._context.now_ms() + self._context.settings.ssid_ttl_minutes * 60_000
+        expires_ms = self._context.now_ms() + settings.ssid_ttl_minutes * 60_000
+        if principal.token_until_ms is not None:
+            expires_ms = min(expires_ms, principal.token_until_ms)
+        session = Session(hash_secret(ssid), principal.user_id, expires_ms)
         with storage_failures(StorageUnavailable):
-            await self._store.add_session(hash_secret(ssid), principal.user_id, expires_ms)
+            token_hash = principal.token_hash
+            if token_hash is None:
+                # The CLI acts for the user: the ssid belongs to the user's token of now.
+                user = await self._store.user(principal.user_id)
+                if user is None:
+                    raise InvalidToken()
+                token_hash = user.token_hash
+            await self._store.add_session(session, token_hash, settings.ssid_max_per_user)
         return ssid, expires_ms
 
     async def user(self, user_id: str) -> User | None:
@@ -182,7 +202,9 @@ class Accounts:
         """Give a user a new token; None if no such user.
 
         The old token keeps working for grace_minutes (0: stops at once; other processes
-        may accept it for the 5 s they remember a verified token).
+        may accept it for the 5 s they remember a verified token). The ssids made from it end
+        with it: at once, or when the grace ends; those made from a token replaced earlier end
+        now.
         """
         if grace_minutes < 0:
             raise InvalidParameters("the grace period cannot be negative")

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from callmask.domain import webhooks
+from callmask.domain import fields, webhooks
 from callmask.domain.errors import InvalidParameters
 from callmask.domain.permissions import Permission
 from callmask.domain.recordings import Recording
@@ -80,6 +80,7 @@ class Recordings:
         wanted = params.get("id")
         if not isinstance(wanted, str) or not wanted:
             raise InvalidParameters("id must name a recording (the recording.id of a call)")
+        fields.printable(wanted, "id")
         with storage_failures(StorageUnavailable):
             found = await self._store.recording(wanted[:100])
         if found is None or found.account_id != principal.account_id:

@@ -168,7 +168,9 @@ class Store(Protocol):
     async def set_permissions(self, user_id: str, permissions: frozenset[Permission]) -> bool:
         """Replace a user's permissions; False when there is no such user."""
 
-    async def add_session(self, ssid_hash: str, user_id: str, expires_ms: int) -> None: ...
+    async def add_session(self, session: Session, token_hash: str, keep: int) -> int:
+        """Store an ssid made from the token whose hash is token_hash; then revoke the user's
+        ssids beyond the keep that expire last (this one included). How many were revoked."""
 
     async def account_known(self, account_id: str) -> bool:
         """Whether a user acts for the account or its pool holds a number."""

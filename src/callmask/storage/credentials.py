@@ -26,6 +26,21 @@ PREVIOUS_UNTIL = "SELECT previous_until_ms FROM users WHERE user_id = ?"
 SESSIONS_OF = (
     "SELECT ssid_hash, user_id, expires_ms FROM sessions WHERE user_id = ? ORDER BY expires_ms"
 )
+INSERT_SESSION = (
+    "INSERT INTO sessions (ssid_hash, user_id, token_hash, expires_ms) VALUES (?, ?, ?, ?)"
+)
+# The user's ssids beyond the newest `keep` (by expiry, so the oldest go first).
+TRIM_SESSIONS = (
+    "DELETE FROM sessions WHERE user_id = ? AND ssid_hash NOT IN (SELECT ssid_hash FROM sessions"
+    " WHERE user_id = ? ORDER BY expires_ms DESC, ssid_hash DESC LIMIT ?)"
+)
+# Before the token changes: the ssids of tokens already replaced end now, those of the token
+# being replaced end with its grace (SESSION_USER holds to the same rule for late arrivals).
+DROP_REPLACED_SESSIONS = (
+    "DELETE FROM sessions WHERE user_id = ? AND (token_hash IS NULL"
+    " OR token_hash <> (SELECT token_hash FROM users WHERE user_id = ?))"
+)
+SHORTEN_SESSIONS = "UPDATE sessions SET expires_ms = ? WHERE user_id = ? AND expires_ms > ?"
 REVOKE_SESSION = "DELETE FROM sessions WHERE ssid_hash = ?"
 REVOKE_SESSIONS_OF = "DELETE FROM sessions WHERE user_id = ?"
 
@@ -33,10 +48,22 @@ REVOKE_SESSIONS_OF = "DELETE FROM sessions WHERE user_id = ?"
 async def rotate_token(
     db: Executor, user_id: str, token_hash: str, previous_until_ms: int | None
 ) -> bool:
-    """Replace the token; the old one keeps working until previous_until_ms (None: not at all)."""
+    """Replace the token; the old one keeps working until previous_until_ms (None: not at all),
+    and so do the ssids made from it. Run in a transaction."""
     if previous_until_ms is None:
+        await db.execute(REVOKE_SESSIONS_OF, user_id)
         return await db.execute(ROTATE_TOKEN_AT_ONCE, token_hash, user_id) == 1
+    await db.execute(DROP_REPLACED_SESSIONS, user_id, user_id)
+    await db.execute(SHORTEN_SESSIONS, previous_until_ms, user_id, previous_until_ms)
     return await db.execute(ROTATE_TOKEN, previous_until_ms, token_hash, user_id) == 1
+
+
+async def add_session(db: Executor, session: Session, token_hash: str, keep: int) -> int:
+    """Run in a transaction; how many older ssids of the user were revoked to keep `keep`."""
+    await db.execute(
+        INSERT_SESSION, session.ssid_hash, session.user_id, token_hash, session.expires_ms
+    )
+    return await db.execute(TRIM_SESSIONS, session.user_id, session.user_id, keep)
 
 
 async def previous_token_user(

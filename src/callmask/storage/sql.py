@@ -202,15 +202,19 @@ LAST_MASKING = (
 USER = f"SELECT {USER_COLUMNS} FROM users WHERE user_id = ?"
 USER_BY_TOKEN = f"SELECT {USER_COLUMNS} FROM users WHERE token_hash = ?"
 SET_PERMISSIONS = "UPDATE users SET permissions = ? WHERE user_id = ?"
+# An ssid works only while the token it was made from does: rotation shortens or drops the
+# rows too (storage/credentials.py), but a process that verified the old token just before a
+# rotation may still insert one made from it, and this condition ends that one as well.
 SESSION_USER = (
     "SELECT u.user_id, u.account_id, u.role, u.token_hash, u.permissions FROM sessions s"
     " JOIN users u ON u.user_id = s.user_id WHERE s.ssid_hash = ? AND s.expires_ms > ?"
+    " AND (s.token_hash = u.token_hash"
+    " OR (s.token_hash = u.previous_token_hash AND u.previous_until_ms > ?))"
 )
 INSERT_USER = (
     "INSERT INTO users (user_id, account_id, role, token_hash, permissions, created_ms)"
     " VALUES (?, ?, ?, ?, ?, ?)"
 )
-INSERT_SESSION = "INSERT INTO sessions (ssid_hash, user_id, expires_ms) VALUES (?, ?, ?)"
 
 
 def user(row: Sequence[Any]) -> User:

@@ -279,7 +279,7 @@ class SqliteStore(SqlStore[SqliteTransaction]):
         return sql.user(rows[0]) if rows else None
 
     async def session_user(self, ssid_hash: str, now_ms: int) -> User | None:
-        rows = self._rows(sql.SESSION_USER, (ssid_hash, now_ms))
+        rows = self._rows(sql.SESSION_USER, (ssid_hash, now_ms, now_ms))
         return sql.user(rows[0]) if rows else None
 
     # -- migrations and closing ---------------------------------------------------------------

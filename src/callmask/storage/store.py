@@ -114,7 +114,7 @@ class SqlStore(ABC, Generic[T]):
 
     async def session_user(self, ssid_hash: str, now_ms: int) -> User | None:
         async with self._reads() as db:
-            rows = await db.fetch(sql.SESSION_USER, ssid_hash, now_ms)
+            rows = await db.fetch(sql.SESSION_USER, ssid_hash, now_ms, now_ms)
         return sql.user(rows[0]) if rows else None
 
     # -- accounts and the pool ----------------------------------------------------------------
@@ -127,9 +127,9 @@ class SqlStore(ABC, Generic[T]):
         async with self._writes() as db:
             return await db.execute(sql.SET_PERMISSIONS, stored(permissions), user_id) == 1
 
-    async def add_session(self, ssid_hash: str, user_id: str, expires_ms: int) -> None:
-        async with self._writes() as db:
-            await db.execute(sql.INSERT_SESSION, ssid_hash, user_id, expires_ms)
+    async def add_session(self, session: Session, token_hash: str, keep: int) -> int:
+        async with self.transaction() as tx:
+            return await credentials.add_session(tx, session, token_hash, keep)
 
     async def add_pool_numbers(self, account_id: str, numbers: list[E164], now_ms: int) -> int:
         async with self.transaction() as tx:
