@@ -12,6 +12,9 @@ from typing import Any
 
 import asyncpg
 
+from callmask.bootstrap import build_services
+from callmask.config import Settings
+from callmask.domain.numbers import E164
 from callmask.storage.base import Store
 from callmask.storage.postgres import PostgresStore
 from callmask.storage.sqlite import SqliteStore
@@ -101,3 +104,17 @@ async def fresh_store(kind: str, folder: Path) -> AsyncIterator[tuple[Store, Dat
             yield store, database
         finally:
             await store.close()
+
+
+async def seed_client_with_webhook(database: Database, pool: list[E164], webhook_url: str) -> str:
+    """The client "acme" with these pool numbers and a webhook to webhook_url; its token."""
+    store = open_test_store(database)
+    try:
+        await store.migrate()
+        service = build_services(store, Settings())
+        token = await service.accounts.add_user("acme", "client")
+        await store.add_pool_numbers("acme", pool, service.now_ms())
+        await service.webhooks.set_webhook("acme", webhook_url)
+        return token
+    finally:
+        await store.close()

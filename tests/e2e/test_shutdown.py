@@ -18,10 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from callmask.bootstrap import build_services
-from callmask.config import Settings
 from callmask.domain.numbers import E164
-from tests.backends import Database, fresh_database, open_test_store
+from tests.backends import fresh_database, seed_client_with_webhook
 from tests.e2e.servers import Served, serve
 
 pytestmark = pytest.mark.anyio
@@ -37,19 +35,6 @@ def black_hole() -> Iterator[socket.socket]:
     with socket.create_server(("127.0.0.1", 0)) as listener:
         listener.settimeout(10)
         yield listener
-
-
-async def _seed(database: Database, webhook_url: str) -> str:
-    store = open_test_store(database)
-    try:
-        await store.migrate()
-        service = build_services(store, Settings())
-        token = await service.accounts.add_user("acme", "client")
-        await store.add_pool_numbers("acme", POOL, service.now_ms())
-        await service.webhooks.set_webhook("acme", webhook_url)
-        return token
-    finally:
-        await store.close()
 
 
 def _stalled_body(served: Served) -> socket.socket:
@@ -71,7 +56,7 @@ async def test_sigterm_with_a_stalled_body_and_busy_workers_stops_within_5_s(
     async with fresh_database(kind, tmp_path) as database:
         with black_hole() as receiver:
             host, port = receiver.getsockname()[:2]
-            token = await _seed(database, f"http://{host}:{port}/hook")
+            token = await seed_client_with_webhook(database, POOL, f"http://{host}:{port}/hook")
             env = {
                 "CALLMASK_EVENTS_REDIS_URL": REDIS_URL,
                 "CALLMASK_EVENTS_QUEUE": f"callmask:test:shutdown:{os.getpid()}",

@@ -14,10 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from callmask.bootstrap import build_services
-from callmask.config import Settings
 from callmask.domain.numbers import E164
-from tests.backends import BACKENDS, Database, fresh_database, open_test_store
+from tests.backends import BACKENDS, Database, fresh_database, seed_client_with_webhook
 from tests.e2e.servers import Served, serve
 from tests.receiver import Receiver
 
@@ -29,19 +27,6 @@ FAST = {
     "CALLMASK_WEBHOOK_RETRY_SECONDS": "0.2",
     "CALLMASK_WEBHOOK_TIMEOUT_SECONDS": "1",
 }
-
-
-async def _seed(database: Database, url: str) -> str:
-    store = open_test_store(database)
-    try:
-        await store.migrate()
-        service = build_services(store, Settings())
-        token = await service.accounts.add_user("acme", "client")
-        await store.add_pool_numbers("acme", POOL, service.now_ms())
-        await service.webhooks.set_webhook("acme", url)
-        return token
-    finally:
-        await store.close()
 
 
 def _changes(served: Served, token: str) -> set[tuple[str, str]]:
@@ -81,7 +66,7 @@ async def test_events_committed_while_the_receiver_was_down_survive_a_kill(
 ) -> None:
     receiver = Receiver()
     async with fresh_database(kind, tmp_path) as database:
-        token = await _seed(database, receiver.url)
+        token = await seed_client_with_webhook(database, POOL, receiver.url)
         with serve(database.url, **FAST) as served:
             expected = _changes(served, token)
             await _wait_for_attempts(database, 1)  # it tried: the receiver is down
@@ -99,7 +84,7 @@ async def test_an_attempt_cut_short_by_a_kill_is_sent_again(tmp_path: Path) -> N
     # The receiver takes each delivery and holds it: the process dies before any answer.
     receiver = Receiver(delay_s=30)
     async with fresh_database("sqlite", tmp_path) as database:
-        token = await _seed(database, receiver.url)
+        token = await seed_client_with_webhook(database, POOL, receiver.url)
         with receiver.running():
             with serve(database.url, **FAST) as served:
                 expected = _changes(served, token)
