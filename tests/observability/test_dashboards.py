@@ -172,6 +172,7 @@ def test_alert_rules_have_the_shape_prometheus_loads() -> None:
         "CallmaskPoolPressureHigh",
         "CallmaskPoolExhausted",
         "CallmaskRouteLookupSlow",
+        "CallmaskWebhookBacklog",
         "CallmaskDatabaseUnavailable",
     }
     for rule in rules:

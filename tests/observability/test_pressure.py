@@ -49,6 +49,32 @@ async def test_pressure_counts_live_maskings_and_the_busiest_party(
     assert live[0][0] == acme_now.active_maskings
 
 
+async def test_pressure_counts_each_accounts_undelivered_webhook_notices(
+    backend: tuple[Store, Database],
+) -> None:
+    store, database = backend
+    service = build_services(store, Settings())
+    await store.add_pool_numbers("acme", POOL, service.now_ms())
+    # Nothing listens there: the notices stay pending (no deliverer runs here anyway).
+    await service.webhooks.set_webhook("acme", "http://127.0.0.1:9/hook")
+    acme = Principal("acme", "acme", "client")
+    await service.maskings.set_masking(acme, A, B, expiry_duration=60)
+    await service.maskings.set_masking(acme, A, C, expiry_duration=60)
+    [row] = await store.pressure(service.now_ms())
+    pending = await database.rows(
+        "SELECT count(*) FROM webhook_events WHERE account_id = ? AND status = 'pending'", "acme"
+    )
+    assert row.webhook_pending == pending[0][0] == 2
+    # Delivered or given up on, a notice is no longer in the backlog.
+    await database.insert(
+        "UPDATE webhook_events SET status = 'delivered'"
+        " WHERE seq IN (SELECT min(seq) FROM webhook_events)",
+        [()],
+    )
+    [row] = await store.pressure(service.now_ms())
+    assert row.webhook_pending == 1
+
+
 async def test_pending_migrations_are_the_shipped_ones_the_database_lacks(
     backend: tuple[Store, Database],
 ) -> None:

@@ -22,3 +22,6 @@ class AccountPressure:
     pool_numbers: int
     active_maskings: int
     busiest_party_maskings: int
+    # Webhook notices not yet delivered (nor given up on): a backlog grows while the
+    # account's receiver is down or slow.
+    webhook_pending: int = 0

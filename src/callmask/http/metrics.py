@@ -159,14 +159,20 @@ class PoolCollector(Collector):
             " party).",
             labels=["account"],
         )
+        backlog = GaugeMetricFamily(
+            "callmask_webhook_pending",
+            "Webhook notices not yet delivered nor given up on, per account.",
+            labels=["account"],
+        )
         for row in self._pressure:
             labels = [row.account_id]
+            backlog.add_metric(labels, row.webhook_pending)
             pool.add_metric(labels, row.pool_numbers)
             active.add_metric(labels, row.active_maskings)
             busiest.add_metric(labels, row.busiest_party_maskings)
             if row.pool_numbers:
                 ratio.add_metric(labels, row.busiest_party_maskings / row.pool_numbers)
-        yield from (up, took, pool, active, busiest, ratio)
+        yield from (up, took, pool, active, busiest, ratio, backlog)
 
 
 class Metrics:

@@ -30,7 +30,7 @@ from callmask.storage.base import (
     WriteFailed,
 )
 from callmask.storage.migrations import APPLIED, Migration
-from callmask.storage.pressure import LIVE_CLAIMS, POOL_SIZES, combine, pending
+from callmask.storage.pressure import LIVE_CLAIMS, POOL_SIZES, WEBHOOK_PENDING, combine, pending
 from callmask.storage.store import SqlStore
 from callmask.storage.transaction import SqlTransaction
 
@@ -230,4 +230,5 @@ class PostgresStore(SqlStore[PostgresTransaction]):
         async with self._connection() as db, db.conn.transaction(readonly=True):
             pools = await db.conn.fetch(POOL_SIZES, timeout=_PRESSURE_TIMEOUT_S)
             claims = await db.conn.fetch(_pg(LIVE_CLAIMS), now_ms, timeout=_PRESSURE_TIMEOUT_S)
-        return combine(pools, claims)
+            waiting = await db.conn.fetch(WEBHOOK_PENDING, timeout=_PRESSURE_TIMEOUT_S)
+        return combine(pools, claims, waiting)

@@ -14,7 +14,6 @@ from typing import Any
 
 from callmask.domain.pool import AccountPressure
 from callmask.storage.migrations import migrations
-from callmask.storage.sql import Executor
 
 POOL_SIZES = "SELECT account_id, count(*) FROM pool_numbers GROUP BY account_id"
 # claims_expiry finds the live claims; pool_numbers' key names each claim's account.
@@ -26,20 +25,26 @@ LIVE_CLAIMS = (
     ") AS per_party GROUP BY account_id"
 )
 
+# webhook_events_account (account_id, status) answers it.
+WEBHOOK_PENDING = (
+    "SELECT account_id, count(*) FROM webhook_events WHERE status = 'pending' GROUP BY account_id"
+)
+
 
 def combine(
-    pools: Sequence[Sequence[Any]], claims: Sequence[Sequence[Any]]
+    pools: Sequence[Sequence[Any]],
+    claims: Sequence[Sequence[Any]],
+    pending_notices: Sequence[Sequence[Any]] = (),
 ) -> list[AccountPressure]:
     sizes = {str(row[0]): int(row[1]) for row in pools}
     held = {str(row[0]): (int(row[1]) // 2, int(row[2])) for row in claims}
+    waiting = {str(row[0]): int(row[1]) for row in pending_notices}
     return [
-        AccountPressure(account, sizes.get(account, 0), *held.get(account, (0, 0)))
-        for account in sorted(sizes.keys() | held.keys())
+        AccountPressure(
+            account, sizes.get(account, 0), *held.get(account, (0, 0)), waiting.get(account, 0)
+        )
+        for account in sorted(sizes.keys() | held.keys() | waiting.keys())
     ]
-
-
-async def pressure(db: Executor, now_ms: int) -> list[AccountPressure]:
-    return combine(await db.fetch(POOL_SIZES), await db.fetch(LIVE_CLAIMS, now_ms))
 
 
 def pending(dialect: str, applied: Sequence[Sequence[Any]]) -> list[int]:

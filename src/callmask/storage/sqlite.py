@@ -30,7 +30,7 @@ from callmask.storage.base import (
     WriteFailed,
 )
 from callmask.storage.migrations import APPLIED, Migration
-from callmask.storage.pressure import LIVE_CLAIMS, POOL_SIZES, combine, pending
+from callmask.storage.pressure import LIVE_CLAIMS, POOL_SIZES, WEBHOOK_PENDING, combine, pending
 from callmask.storage.store import SqlStore
 from callmask.storage.transaction import SqlTransaction
 
@@ -345,7 +345,8 @@ class SqliteStore(SqlStore[SqliteTransaction]):
         return pending(self.dialect, applied)
 
     async def pressure(self, now_ms: int) -> list[AccountPressure]:
-        pools, claims = await self._apart(
-            [(POOL_SIZES, ()), (LIVE_CLAIMS, (now_ms,))], wal.BUSY_TIMEOUT_S * 6
+        pools, claims, waiting = await self._apart(
+            [(POOL_SIZES, ()), (LIVE_CLAIMS, (now_ms,)), (WEBHOOK_PENDING, ())],
+            wal.BUSY_TIMEOUT_S * 6,
         )
-        return combine(pools, claims)
+        return combine(pools, claims, waiting)
