@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import asdict
+from datetime import UTC, datetime
 
 import pytest
 
@@ -154,6 +155,15 @@ def test_an_ssid_it_creates_works_as_credentials(live: Live, client: Client) -> 
 def test_credentials_are_a_user_and_token_or_an_ssid(live: Live, given: dict[str, str]) -> None:
     with pytest.raises(ValueError, match="user_id and token, or ssid"):
         Client(live.url, **given)
+
+
+def test_times_may_be_given_as_datetimes(client: Client) -> None:
+    masking = client.set(A, B, expiry_time=datetime.fromtimestamp(NOW + 600, UTC))
+    assert masking.expiry_time == NOW + 600
+    window = {"expiry_from": datetime.fromtimestamp(NOW + 599, UTC)}
+    assert [m.masking_id for m in client.iter_maskings(**window)] == [masking.masking_id]
+    window = {"expiry_from": datetime.fromtimestamp(NOW + 601, UTC)}
+    assert list(client.iter_maskings(**window)) == []
 
 
 def test_a_timeout_applies_by_default(live: Live) -> None:

@@ -8,6 +8,10 @@ import httpx
 
 from callmask.client.errors import DatabaseUnavailable, TooManyRequests, UnexpectedAnswer
 
+# The request may not have arrived, or its answer did not (a bad URL or proxy setting is
+# raised at once: sending it again would fail the same way).
+_LOST = httpx.NetworkError | httpx.TimeoutException | httpx.RemoteProtocolError
+
 # A gateway's answer that the request may never have reached callmask.
 _GATEWAY = {502, 503, 504}
 
@@ -32,7 +36,7 @@ class Retry:
             if error.retry_after_s > self.max_retry_after_s:
                 return None
             return max(backoff, error.retry_after_s)
-        if isinstance(error, httpx.TransportError | DatabaseUnavailable):
+        if isinstance(error, _LOST | DatabaseUnavailable):
             return backoff
         if isinstance(error, UnexpectedAnswer) and error.status in _GATEWAY:
             return backoff
