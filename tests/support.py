@@ -6,6 +6,7 @@ Helpers live here, not in conftest modules or test modules, so no test imports a
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import sqlite3
 import subprocess
@@ -27,6 +28,7 @@ from callmask.domain.calls import CallEvent
 from callmask.domain.errors import Code
 from callmask.domain.numbers import E164
 from callmask.domain.permissions import Permission
+from callmask.domain.recordings import file_name
 from callmask.service import Services
 from callmask.service.accounts import Principal
 from callmask.storage.base import Store
@@ -429,3 +431,57 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
         timeout=60,
     )
     return cert, key
+
+
+# -- tests/client: calls and recordings behind a masking set through the API ----------------
+
+
+def completed_calls(live: Live, masking: dict[str, str], count: int) -> list[str]:
+    """`count` completed calls through the masking (a dict of its JSON fields), a second apart
+    before the server's now; their ids."""
+    ids = [f"call-{n}" for n in range(count)]
+    mask, caller, callee = E164(masking["mask"]), E164(masking["m1"]), E164(masking["m2"])
+    events = []
+    for n, call_id in enumerate(ids):
+        start = (NOW - 600 + n) * 1000
+        events += [
+            CallEvent("start", call_id, start, masking["maskingId"], mask, caller, callee),
+            CallEvent("answer", call_id, start + 100, sip_status=200),
+            CallEvent("end", call_id, start + 500, duration_s=1, sip_status=200),
+        ]
+    record_calls(live, *events)
+    return ids
+
+
+def recorded_call(live: Live, masking: dict[str, str], call_id: str) -> tuple[str, bytes]:
+    """A recorded call through the masking whose audio is ready: its recording id and bytes."""
+    mask, caller, callee = E164(masking["mask"]), E164(masking["m1"]), E164(masking["m2"])
+    start = (NOW - 60) * 1000
+    record_calls(
+        live,
+        CallEvent("start", call_id, start, masking["maskingId"], mask, caller, callee),
+        CallEvent("answer", call_id, start + 2000, sip_status=200),
+        CallEvent("recording", call_id, start + 2000, recording="started"),
+        CallEvent("end", call_id, start + 50_000, duration_s=48, sip_status=200),
+    )
+    audio = b"RIFF" + os.urandom(4_000)
+
+    async def finish() -> str:
+        store = SqliteStore.from_url(live.settings.database_url)
+        try:
+            services = build_services(store, live.settings, live.clock)
+            recording = await services.recordings.of_call(call_id)
+            assert recording is not None
+            name = file_name("acme", recording.recording_id)
+            path = Path(live.settings.recordings_dir) / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(audio)
+            done = await services.recordings.finish(
+                recording, file=name, duration_ms=2_480, size=len(audio)
+            )
+            assert done is not None
+            return recording.recording_id
+        finally:
+            await store.close()
+
+    return asyncio.run(finish()), audio

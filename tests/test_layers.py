@@ -3,6 +3,8 @@
 domain imports nothing else of callmask; storage imports no adapter or service; the service
 layer imports no adapter; the adapters (http, sip, cli, runtime) import no other adapter and
 reach storage only through the service layer or the composition root; nothing imports cli.
+The Python client (client) talks to a server over HTTP: it may read the domain's code table and
+nothing else, and nothing of the server imports it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ ALLOWED = {
     "runtime": {"domain", "service", "config", "logs"},
     "cli": {"domain", "service", "config", "logs", "bootstrap"},
     "bootstrap": {"domain", "service", "storage", "config", "logs", *ADAPTERS - {"cli"}},
+    "client": {"domain"},
 }
 
 
@@ -97,6 +100,14 @@ def test_nothing_outside_the_cli_imports_it() -> None:
     ]
 
 
+def test_nothing_outside_the_client_imports_it() -> None:
+    assert not [
+        (importer, target)
+        for importer, target in imports()
+        if _part(target) == "client" and _part(importer) != "client"
+    ]
+
+
 def test_the_rules_would_catch_a_breach() -> None:
     # The same predicate, on edges that break the rules, reports each of them.
     breaches = [
@@ -104,6 +115,7 @@ def test_the_rules_would_catch_a_breach() -> None:
         ("callmask.http.app", "callmask.storage.sqlite"),
         ("callmask.sip.events", "callmask.http.envelope"),
         ("callmask.service.maskings", "callmask.runtime.delivery"),
+        ("callmask.client.sync", "callmask.http.envelope"),
     ]
     for importer, target in breaches:
         part = _part(importer)
