@@ -122,6 +122,8 @@ class Settings:
     # A bearer token /metrics requires (empty: open, as before; set it when anyone but your
     # Prometheus can reach the port: the scrape names every account and its pool's load).
     metrics_token: str = ""
+    # The web console under /console ("off": the API alone).
+    console: str = "on"
 
     @property
     def expiry_rules(self) -> ExpiryRules:
@@ -180,6 +182,8 @@ class Settings:
             raise ConfigError("rate limits and failed-auth limits must be 0 (off) or more")
         if self.sip_rtpengine_required not in ("yes", "no"):
             raise ConfigError("CALLMASK_SIP_RTPENGINE_REQUIRED must be yes or no")
+        if self.console not in ("on", "off"):
+            raise ConfigError("CALLMASK_CONSOLE must be on or off")
         if self.access_log not in ("on", "off"):
             raise ConfigError("CALLMASK_ACCESS_LOG must be on or off")
         if self.log_format not in ("", "json", "text"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -80,12 +81,27 @@ def test_ssid_create_for_a_user(cli_settings: Settings, capsys: pytest.CaptureFi
     assert status == 1
 
 
+async def _authenticate(settings: Settings, user_id: str, token: str) -> Principal:
+    store = open_store(settings)
+    try:
+        return await build_services(store, settings).accounts.authenticate(
+            Credentials(user_id, token)
+        )
+    finally:
+        await store.close()
+
+
 def test_demo_seeds_once_and_prints_a_curl_line(
     cli_settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run_cli(cli_settings, capsys, "demo")[0] == 0
     status, out = run_cli(cli_settings, capsys, "demo")
     assert status == 0 and "curl -s http://127.0.0.1:8080/api/v2/Masking/set" in out
+    # The console line's credentials are the demo user's, and a second run's new token works.
+    console = re.search(r"Console: (\S+)/console  \(sign in with userId demo, token (\S+)\)", out)
+    assert console and console.group(1) == "http://127.0.0.1:8080"
+    user = asyncio.run(_authenticate(cli_settings, "demo", console.group(2)))
+    assert user.permissions == frozenset(Permission)
     _, out = run_cli(cli_settings, capsys, "pool", "list", "--json")
     assert len(json.loads(out)) == 5
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from callmask.cli.errors import CliError
 from callmask.domain.errors import MaskingError
 from callmask.domain.numbers import E164, normalise
+from callmask.domain.permissions import Permission
 from callmask.service import Services
 from callmask.service.accounts import Principal
 
@@ -82,16 +83,28 @@ async def _pool_remove(services: Services, args: argparse.Namespace) -> str:
 
 
 async def _demo(services: Services, args: argparse.Namespace) -> str:
-    """Seed a demo client and pool if missing, and print a working curl line with a new ssid."""
+    """Seed a demo client and pool if missing; print a working curl line with a new ssid, and
+    the console's address with the demo user's credentials (a new token each run: only its
+    hash is kept, so an earlier one cannot be shown again)."""
     region = services.context.settings.default_region
-    if await services.accounts.user("demo") is None:
-        await services.accounts.add_user("demo", "client")
+    accounts = services.accounts
+    if await accounts.user("demo") is None:
+        token = await accounts.add_user("demo", "client", permissions=frozenset(Permission))
+    else:
+        await accounts.change_permissions("demo", grant=frozenset(Permission))
+        token = await accounts.rotate_token("demo") or ""
     await services.pool.add("demo", _range("+918040000000", 5, region))
-    ssid, _ = await services.accounts.create_ssid(Principal("demo", "demo", "client"))
+    ssid, _ = await accounts.create_ssid(Principal("demo", "demo", "client"))
     settings = services.context.settings
-    url = f"http://{settings.host}:{settings.port}/api/v2/Masking/set"
+    base = f"http://{settings.host}:{settings.port}"
     body = json.dumps({"ssid": ssid, "m1": 919876543210, "m2": 919812345678, "expiry_duration": 60})
-    return f"demo account ready (pool +918040000000..04). Try:\n  curl -s {url} --data-raw '{body}'"
+    lines = [
+        "demo account ready (pool +918040000000..04). Try:",
+        f"  curl -s {base}/api/v2/Masking/set --data-raw '{body}'",
+    ]
+    if settings.console == "on":
+        lines.append(f"Console: {base}/console  (sign in with userId demo, token {token})")
+    return "\n".join(lines)
 
 
 def add_demo_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -13,6 +13,8 @@ class Permission(StrEnum):
     LIST_MASKING = "LIST_MASKING"  # Masking/get and Masking/list
     LIST_CALL_LOG = "LIST_CALL_LOG"  # callreport/masklist (the vendor's name)
     LIST_WEBHOOK_LOG = "LIST_WEBHOOK_LOG"  # webhooks/deliveries
+    # Adding and removing the account's pool numbers in the console (the CLI is the operator's).
+    MANAGE_POOL = "MANAGE_POOL"
 
 
 # A new client may run its maskings and look at them and at its webhook deliveries. The call

@@ -18,12 +18,13 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from callmask.config import Settings
 from callmask.domain.errors import InvalidParameters, MaskingError, SomethingWentWrong
 from callmask.http import (
     auth,
+    console,
     envelope,
     events,
     health,
@@ -110,8 +111,8 @@ async def _crash(request: Request, exc: Exception) -> Response:
     return envelope.error(SomethingWentWrong(), http_status=500)
 
 
-def routes(settings: Settings, metrics: Metrics) -> list[Route]:
-    table = []
+def routes(settings: Settings, metrics: Metrics) -> list[BaseRoute]:
+    table: list[BaseRoute] = []
     for path, handler, methods in ENDPOINTS:
         endpoint = _enveloped(PREFIX + path, handler)
         for variant in (PREFIX + path, PREFIX + path + "/"):
@@ -124,6 +125,8 @@ def routes(settings: Settings, metrics: Metrics) -> list[Route]:
     table.append(
         Route("/readyz", health.Readiness(settings.ready_timeout_seconds).answer, methods=["GET"])
     )
+    if settings.console == "on":
+        table.extend(console.routes())
     return table
 
 

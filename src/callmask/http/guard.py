@@ -63,7 +63,7 @@ class Addresses:
         self._proxies = proxies
         self._trusted: dict[str, bool] = {}
 
-    def _is_proxy(self, host: str) -> bool:
+    def is_proxy(self, host: str) -> bool:
         found = self._trusted.get(host)
         if found is None:
             try:
@@ -79,7 +79,7 @@ class Addresses:
     def of(self, scope: Scope) -> str:
         client = scope.get("client")
         peer: str = client[0] if client else ""
-        if not self._proxies or not self._is_proxy(peer):
+        if not self._proxies or not self.is_proxy(peer):
             return peer
         hops = [
             hop.strip()
@@ -97,7 +97,7 @@ class Addresses:
             if host is None:
                 return peer  # not an address: the proxy is all that is known
             client_host = host
-            if not self._is_proxy(host):
+            if not self.is_proxy(host):
                 break
         return client_host
 

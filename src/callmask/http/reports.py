@@ -18,7 +18,7 @@ from callmask.http import api, envelope
 log = logging.getLogger("callmask.http")
 
 
-async def _csv(batches: AsyncIterator[list[CallRecord]]) -> AsyncIterator[bytes]:
+async def csv_stream(batches: AsyncIterator[list[CallRecord]]) -> AsyncIterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
@@ -34,7 +34,7 @@ async def _csv(batches: AsyncIterator[list[CallRecord]]) -> AsyncIterator[bytes]
         raise
 
 
-def _filename(query: CallQuery) -> str:
+def filename(query: CallQuery) -> str:
     def stamp(ms: int) -> str:
         return (iso(ms) or "").replace(":", "").replace("-", "").split(".")[0]
 
@@ -49,10 +49,10 @@ async def masklist(request: Request) -> Response:
         query, batches = await reports.export(principal, params)
         headers = {
             **envelope.HEADERS,
-            "Content-Disposition": f'attachment; filename="{_filename(query)}"',
+            "Content-Disposition": f'attachment; filename="{filename(query)}"',
         }
         return StreamingResponse(
-            _csv(batches), media_type="text/csv; charset=utf-8", headers=headers
+            csv_stream(batches), media_type="text/csv; charset=utf-8", headers=headers
         )
     page = await reports.masklist(principal, params)
     return envelope.success(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from callmask.service.accounts import Accounts
 from callmask.service.context import Context
 from callmask.service.health import Health
+from callmask.service.insights import Insights
 from callmask.service.maskings import Maskings
 from callmask.service.pool import Pool
 from callmask.service.recordings import Recordings
@@ -30,6 +31,7 @@ class Services:
     retention: Retention
     recordings: Recordings
     health: Health
+    insights: Insights
 
     @classmethod
     def of(cls, context: Context) -> Services:
@@ -45,6 +47,7 @@ class Services:
             Retention(context),
             Recordings(context),
             Health(context),
+            Insights(context),
         )
 
     def now_ms(self) -> int:

@@ -4,9 +4,16 @@ close each account runs to answering 1505."""
 from __future__ import annotations
 
 from callmask.domain import webhooks
-from callmask.domain.numbers import E164
+from callmask.domain.errors import InvalidParameters
+from callmask.domain.numbers import E164, normalise
+from callmask.domain.permissions import Permission
 from callmask.domain.pool import AccountPressure, PoolNumber
-from callmask.service.context import Context
+from callmask.service.accounts import Principal, permit
+from callmask.service.context import Context, storage_failures
+from callmask.storage.base import StorageUnavailable, WriteFailed
+
+# Numbers one console change may add or remove.
+_MAX_CHANGE = 1000
 
 
 class Pool:
@@ -36,3 +43,34 @@ class Pool:
     async def pressure(self) -> list[AccountPressure]:
         """Per account: pool size, live maskings, and the most live claims one party holds."""
         return await self._store.pressure(self._context.now_ms())
+
+    # -- the console: a client user with MANAGE_POOL changes its own account's pool ---------
+
+    def _parsed(self, values: list[str]) -> list[E164]:
+        region = self._context.settings.default_region
+        if not values:
+            raise InvalidParameters("give at least one number")
+        if len(values) > _MAX_CHANGE:
+            raise InvalidParameters(f"give at most {_MAX_CHANGE} numbers at a time")
+        return [normalise(value, "number", region) for value in values]
+
+    async def add_numbers(self, principal: Principal, values: list[str]) -> int:
+        """The CLI's rules: numbers parsed as it does, none of another account's pool."""
+        permit(principal, Permission.MANAGE_POOL)
+        numbers = self._parsed(values)
+        try:
+            with storage_failures(StorageUnavailable):
+                return await self.add(principal.account_id, numbers)
+        except WriteFailed as error:
+            raise InvalidParameters(f"nothing was added: {error}") from None
+
+    async def remove_numbers(self, principal: Principal, values: list[str], force: bool) -> int:
+        """The CLI's rules: refused while live maskings use them unless force ends those;
+        only numbers of the principal's own pool."""
+        permit(principal, Permission.MANAGE_POOL)
+        numbers = self._parsed(values)
+        try:
+            with storage_failures(StorageUnavailable):
+                return await self.remove(numbers, force, principal.account_id)
+        except WriteFailed as error:
+            raise InvalidParameters(f"nothing was removed: {error}") from None
