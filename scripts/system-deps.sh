@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Debian packages and local services the test suite talks to: Kamailio and its modules,
 # sipp, rtpengine, openssl (test certificates), systemd-analyze (checks deploy/'s units),
+# headless Chromium and its WebDriver (tests/console drives the console through Selenium),
 # and PostgreSQL and Redis running on loopback. Idempotent: installs only what is missing
 # and starts only what is down.
 set -euo pipefail
 packages=(kamailio kamailio-utils-modules kamailio-extra-modules kamailio-json-modules
           kamailio-redis-modules kamailio-tls-modules sip-tester systemd openssl
-          rtpengine-daemon rtpengine-utils)
+          rtpengine-daemon rtpengine-utils chromium chromium-driver)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \

@@ -7,11 +7,17 @@ import shutil
 import subprocess
 import sys
 import tomllib
-from fnmatch import fnmatch
+import zipfile
+from glob import glob
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "src" / "callmask"
+# The console loads these from the package, never from a CDN (scripts/vendor-uplot.sh).
+VENDORED = [
+    f"http/console/static/vendor/{name}"
+    for name in ("uPlot.iife.min.js", "uPlot.min.css", "uPlot.LICENSE", "SHA256SUMS")
+]
 
 
 def _declared() -> list[str]:
@@ -28,12 +34,23 @@ def _data_files() -> list[str]:
     )
 
 
+def _matched() -> set[str]:
+    """The files the declared patterns take, globbed as setuptools globs them (`**` recursive,
+    `*` stops at a slash)."""
+    return {
+        name
+        for pattern in _declared()
+        for name in glob(pattern, root_dir=PACKAGE, recursive=True)
+        if (PACKAGE / name).is_file()
+    }
+
+
 def test_every_data_file_of_the_package_is_declared_package_data() -> None:
     found = _data_files()
     # The check reads real files: the template, the document and the migrations are there.
-    assert {"sip/kamailio.cfg", "http/openapi.json"} <= set(found)
+    assert {"sip/kamailio.cfg", "http/openapi.json", *VENDORED} <= set(found)
     assert any(name.startswith("storage/migrations/") for name in found)
-    missing = [name for name in found if not any(fnmatch(name, p) for p in _declared())]
+    missing = sorted(set(found) - _matched())
     assert not missing, f"add to [tool.setuptools.package-data] in pyproject.toml: {missing}"
 
 
@@ -67,6 +84,9 @@ def test_the_wheel_installed_alone_renders_a_configuration_kamailio_accepts(
     dist, source = tmp_path / "dist", _clean_source(tmp_path)
     _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", dist, source])
     (wheel,) = dist.glob("callmask-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = set(archive.namelist())
+    assert {f"callmask/{name}" for name in VENDORED} <= shipped
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", venv])
     _run([venv / "bin" / "python", "-m", "pip", "install", "-q", wheel])

@@ -31,8 +31,10 @@ _HEXISH = re.compile(r"[0-9A-Fa-f-]")
 _SECONDS = range(1_000_000_000, 2_000_000_000)
 _MILLIS = range(1_000_000_000_000, 2_000_000_000_000)
 # The tests' own HTTP clients log each request URL, whose query strings carry the numbers
-# a test sends; callmask's httpx (webhook delivery) logs only the receiver's URL.
-IGNORED_LOGGERS = ("httpx", "httpcore", "urllib3", "requests")
+# a test sends; callmask's httpx (webhook delivery) logs only the receiver's URL. Selenium
+# (tests/console) logs every command to the browser and its answer: the keys a test types,
+# the text it reads off a page.
+IGNORED_LOGGERS = ("httpx", "httpcore", "urllib3", "requests", "selenium")
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message"}
 
 
