@@ -14,7 +14,8 @@ from pathlib import Path
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.wait import WebDriverWait
 
-from tests.console.conftest import WINDOW, Browser, screenshot
+from bench.browser import WINDOW, Browser
+from tests.console.conftest import screenshot
 from tests.console.test_vendor import VENDOR
 
 # The icon link keeps Chromium from asking for /favicon.ico, so the server sees only the page

@@ -5,6 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from callmask.domain.errors import InvalidParameters
 from callmask.domain.numbers import E164
 from callmask.domain.pool import AccountPressure, PoolNumber
 from callmask.domain.webhooks import Webhook
@@ -47,7 +48,7 @@ async def test_removing_a_number_in_use_needs_force_and_ends_its_maskings(
     await services.pool.add("acme", [X, Y])
     await store.set_webhook(_hook())
     live = await services.maskings.set_masking(principal(), A, B)
-    with pytest.raises(WriteFailed):
+    with pytest.raises(InvalidParameters, match="1 live maskings use these numbers"):
         await services.pool.remove([X], force=False)
     assert await services.pool.remove([X], force=True) == 1
     assert await services.pool.numbers("acme") == [PoolNumber(Y, "acme", 0)]

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from callmask.cli.errors import CliError
-from callmask.domain.errors import MaskingError
+from callmask.domain.errors import InvalidParameters, MaskingError
 from callmask.domain.numbers import E164, normalise
 from callmask.domain.permissions import Permission
 from callmask.service import Services
@@ -78,7 +78,11 @@ async def _pool_list(services: Services, args: argparse.Namespace) -> str:
 
 async def _pool_remove(services: Services, args: argparse.Namespace) -> str:
     numbers = _numbers(args.numbers, services.context.settings.default_region)
-    removed = await services.pool.remove(numbers, args.force)
+    try:
+        removed = await services.pool.remove(numbers, args.force)
+    except InvalidParameters as error:
+        hint = "" if args.force else " (--force ends live maskings)"
+        raise CliError(f"{error.detail}{hint}") from None
     return f"removed {removed} numbers"
 
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from itertools import groupby
 from dataclasses import dataclass
+from itertools import groupby
 
 HOUR_MS = 3_600_000
 # A call's talk time, in seconds, falls in the first bucket whose upper bound it is below.

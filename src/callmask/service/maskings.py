@@ -26,6 +26,7 @@ from callmask.service.context import Context, storage_failures
 from callmask.storage.base import (
     ClaimTaken,
     PairTaken,
+    StorageError,
     StorageUnavailable,
     Transaction,
     WriteFailed,
@@ -91,11 +92,32 @@ class Maskings:
         recorded = rules.record(record) if fields.given(record) else None
         now_ms = self._context.now_ms()
         expires_ms = expiry_for_set(expiry_time, expiry_duration, now_ms, self._rules)
+        try:
+            return await self._allocate(
+                principal.account_id, first, second, event, now_ms, expires_ms, limit, recorded
+            )
+        except PoolExhausted:
+            await self._note_refusal(principal.account_id, now_ms)
+            raise
+
+    async def _allocate(
+        self,
+        account_id: str,
+        first: E164,
+        second: E164,
+        event: str | None,
+        now_ms: int,
+        expires_ms: int,
+        limit: int | None,
+        recorded: bool | None,
+    ) -> Masking:
+        """Insert the masking, trying again while concurrent writers win; PoolExhausted when
+        no number is free."""
         for _ in range(_ALLOCATION_ATTEMPTS):
             try:
                 with storage_failures(StorageUnavailable):
                     masking, announced = await self._insert(
-                        principal.account_id,
+                        account_id,
                         first,
                         second,
                         event,
@@ -124,6 +146,14 @@ class Maskings:
             )
             return masking
         raise PoolExhausted()
+
+    async def _note_refusal(self, account_id: str, now_ms: int) -> None:
+        """Count the 1505 for the console's pressure chart. The client's answer is the 1505
+        whether or not the count could be written."""
+        try:
+            await self._store.note_refusal(account_id, now_ms)
+        except StorageError as error:
+            log.warning("1505 not counted: %s", type(error).__name__)
 
     async def _insert(
         self,

@@ -31,13 +31,23 @@ class Pool:
         """The pool (of one account, or of all), with each number's live maskings."""
         return await self._store.pool(account_id, self._context.now_ms())
 
-    async def remove(self, numbers: list[E164], force: bool) -> int:
-        """Take numbers out of the pool; with force their live maskings end ("number removed")."""
+    async def remove(self, numbers: list[E164], force: bool, account_id: str | None = None) -> int:
+        """Take numbers out of the pool (of account_id only, if given); with force their live
+        maskings end ("number removed"). Refused (InvalidParameters) with nothing removed while
+        live maskings use them without force, or when account_id's pool lacks one of them."""
         now_ms = self._context.now_ms()
-        async with self._context.store.transaction() as tx:
-            removed, ended = await tx.remove_pool_numbers(numbers, now_ms, force)
-            notices = [webhooks.masking_ended(m, now_ms, "number removed", now_ms) for m in ended]
-            await self._outbox.write(tx, notices)
+        try:
+            with storage_failures(StorageUnavailable):
+                async with self._context.store.transaction() as tx:
+                    removed, ended = await tx.remove_pool_numbers(
+                        numbers, now_ms, force, account_id
+                    )
+                    notices = [
+                        webhooks.masking_ended(m, now_ms, "number removed", now_ms) for m in ended
+                    ]
+                    await self._outbox.write(tx, notices)
+        except WriteFailed as error:
+            raise InvalidParameters(f"nothing was removed: {error}") from None
         return removed
 
     async def pressure(self) -> list[AccountPressure]:
@@ -68,9 +78,4 @@ class Pool:
         """The CLI's rules: refused while live maskings use them unless force ends those;
         only numbers of the principal's own pool."""
         permit(principal, Permission.MANAGE_POOL)
-        numbers = self._parsed(values)
-        try:
-            with storage_failures(StorageUnavailable):
-                return await self.remove(numbers, force, principal.account_id)
-        except WriteFailed as error:
-            raise InvalidParameters(f"nothing was removed: {error}") from None
+        return await self.remove(self._parsed(values), force, principal.account_id)

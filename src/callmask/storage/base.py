@@ -127,9 +127,10 @@ class Transaction(Protocol):
         """Write a recording's outcome (ready or failed); False if it was not under way."""
 
     async def remove_pool_numbers(
-        self, numbers: list[E164], now_ms: int, force: bool
+        self, numbers: list[E164], now_ms: int, force: bool, account_id: str | None = None
     ) -> tuple[int, list[Masking]]:
-        """Remove numbers; with force, end their live maskings (returned). Else WriteFailed."""
+        """Remove numbers; with force, end their live maskings (returned). Else WriteFailed.
+        With account_id, WriteFailed unless that account's pool holds every one."""
 
     async def has_webhook(self, account_id: str) -> bool:
         """Whether the account's changes are announced (so notices are worth building)."""
@@ -192,6 +193,30 @@ class Store(Protocol):
         """The report: up to query.page.limit calls in the page's order."""
 
     async def maskings_page(self, query: MaskingQuery) -> list[MaskingRecord]: ...
+
+    async def note_refusal(self, account_id: str, now_ms: int) -> None:
+        """Count a 1505 answered to the account, in the hour of now_ms."""
+
+    async def refusals(self, account_id: str, since_ms: int) -> list[tuple[int, int]]:
+        """The account's 1505s per hour, (hour_ms, count), from the hour since_ms falls in."""
+
+    async def maskings_since(self, account_id: str, since_ms: int) -> int:
+        """How many maskings the account set at or after since_ms."""
+
+    async def calls_since(self, account_id: str, since_ms: int) -> int:
+        """How many of the account's calls started at or after since_ms."""
+
+    async def masking_spans(
+        self, account_id: str, from_ms: int, to_ms: int, created_since_ms: int
+    ) -> list[tuple[str, str, int, int]]:
+        """(m1, m2, created_ms, ended or expiry ms) of the account's maskings created in
+        [created_since_ms, to_ms) and live after from_ms."""
+
+    async def call_facts(
+        self, account_id: str, start_ms: int, end_ms: int
+    ) -> list[tuple[int, str, int | None, int | None]]:
+        """(started_ms, outcome, answered_ms, duration_s) of the account's calls started in
+        [start_ms, end_ms)."""
 
     async def set_webhook(self, webhook: Webhook) -> None:
         """Create or replace the account's webhook (pending notices go to the new URL)."""

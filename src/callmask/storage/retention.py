@@ -25,6 +25,8 @@ OLD_CALLS = _batch("calls", "call_id", "started_ms < ?")
 OLD_UNSTARTED_CALLS = _batch("calls", "call_id", "started_ms IS NULL AND updated_ms < ?")
 OLD_NOTICES = _batch("webhook_events", "seq", "created_ms < ?")
 OLD_DELIVERIES = _batch("webhook_deliveries", "id", "attempted_ms < ?")
+# One row per account and hour, holding no number: a few thousand at most, gone in one go.
+OLD_REFUSALS = "DELETE FROM refusals WHERE hour_ms < ?"
 
 
 async def purge_step(db: Executor, cutoff_ms: int, limit: int) -> Purged:
@@ -38,6 +40,7 @@ async def purge_step(db: Executor, cutoff_ms: int, limit: int) -> Purged:
     calls += await db.execute(OLD_UNSTARTED_CALLS, cutoff_ms, limit)
     notices = await db.execute(OLD_NOTICES, cutoff_ms, limit)
     deliveries = await db.execute(OLD_DELIVERIES, cutoff_ms, limit)
+    await db.execute(OLD_REFUSALS, cutoff_ms)
     removed = await recordings.purge(db, cutoff_ms, limit)
     files = tuple(file for file in removed if file is not None)
     return Purged(len(ended), calls, notices, deliveries, len(removed), files)

@@ -31,6 +31,7 @@ from callmask.storage import (
     retention,
     rules,
     sql,
+    trends,
 )
 from callmask.storage.migrations import APPLIED, VERSIONS, Migration, migrations
 from callmask.storage.transaction import SqlTransaction
@@ -181,6 +182,36 @@ class SqlStore(ABC, Generic[T]):
     async def maskings_page(self, query: MaskingQuery) -> list[MaskingRecord]:
         async with self._report_reads() as db:
             return await reports.maskings_page(db, query)
+
+    # -- the console's figures over time (storage/trends.py) ----------------------------------
+
+    async def note_refusal(self, account_id: str, now_ms: int) -> None:
+        async with self._writes() as db:
+            await trends.note_refusal(db, account_id, now_ms)
+
+    async def refusals(self, account_id: str, since_ms: int) -> list[tuple[int, int]]:
+        async with self._report_reads() as db:
+            return await trends.refusals(db, account_id, since_ms)
+
+    async def maskings_since(self, account_id: str, since_ms: int) -> int:
+        async with self._report_reads() as db:
+            return await trends.count(db, trends.MASKINGS_SINCE, account_id, since_ms)
+
+    async def calls_since(self, account_id: str, since_ms: int) -> int:
+        async with self._report_reads() as db:
+            return await trends.count(db, trends.CALLS_SINCE, account_id, since_ms)
+
+    async def masking_spans(
+        self, account_id: str, from_ms: int, to_ms: int, created_since_ms: int
+    ) -> list[tuple[str, str, int, int]]:
+        async with self._report_reads() as db:
+            return await trends.masking_spans(db, account_id, from_ms, to_ms, created_since_ms)
+
+    async def call_facts(
+        self, account_id: str, start_ms: int, end_ms: int
+    ) -> list[tuple[int, str, int | None, int | None]]:
+        async with self._report_reads() as db:
+            return await trends.call_facts(db, account_id, start_ms, end_ms)
 
     async def purge_step(self, cutoff_ms: int, limit: int) -> Purged:
         async with self.transaction() as tx:

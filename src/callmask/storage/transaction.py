@@ -128,12 +128,18 @@ class SqlTransaction(ABC):
         return await self._insert_numbers(account_id, numbers, now_ms)
 
     async def remove_pool_numbers(
-        self, numbers: list[E164], now_ms: int, force: bool
+        self, numbers: list[E164], now_ms: int, force: bool, account_id: str | None = None
     ) -> tuple[int, list[Masking]]:
         among, values = pool.among(self.dialect, numbers)
+        if account_id is not None:
+            statement = pool.FOREIGN_OR_MISSING.format(among=among)
+            [(held,)] = await self.fetch(statement, *values, account_id)
+            if held < len(set(numbers)):
+                missing = len(set(numbers)) - held
+                raise WriteFailed(f"{missing} of these numbers are not in this account's pool")
         [(live,)] = await self.fetch(pool.LIVE_ON_NUMBERS.format(among=among), *values, now_ms)
         if live and not force:
-            raise WriteFailed(f"{live} live maskings use these numbers; use --force")
+            raise WriteFailed(f"{live} live maskings use these numbers")
         ended = await self.fetch(pool.END_ON_NUMBERS.format(among=among), now_ms, *values, now_ms)
         await self.execute(pool.DROP_CLAIMS_ON_NUMBERS.format(among=among), *values)
         removed = await self.execute(pool.DROP_NUMBERS.format(among=among), *values)
