@@ -44,6 +44,7 @@ bench: $(STAMP) system-deps
 	$(BIN)/python -m bench.calls
 	$(BIN)/python -m bench.calls --rtpengine
 	$(BIN)/python -m bench.recording
+	$(BIN)/python -m bench.console
 	$(BIN)/python -m bench.summary
 
 # Kamailio on the shipped configuration against the local API (make run in another shell).

@@ -59,6 +59,12 @@ REPORTS = [
         "python -m bench.recording",
         "python -m bench.recording --calls 50 --seconds 120",
     ),
+    (
+        "console-load.md",
+        "the console's overview: page weight and load time in Chromium, against the sign-in page",
+        "python -m bench.console",
+        "python -m bench.console --maskings 200000 --calls 50000 --rounds 30",
+    ),
 ]
 
 

@@ -19,7 +19,7 @@ from itertools import groupby
 HOUR_MS = 3_600_000
 # A call's talk time, in seconds, falls in the first bucket whose upper bound it is below.
 DURATION_BOUNDS = (10, 30, 60, 120, 300, 600)
-DURATION_LABELS = ("<10 s", "10–30 s", "30–60 s", "1–2 min", "2–5 min", "5–10 min", "≥10 min")
+DURATION_LABELS = ("<10s", "10–30s", "30–60s", "1–2m", "2–5m", "5–10m", "≥10m")
 
 
 @dataclass(frozen=True, slots=True)

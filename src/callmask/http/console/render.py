@@ -73,11 +73,19 @@ def _seconds(seconds: int | None) -> str:
     return "" if seconds is None else _utc(seconds * 1000)
 
 
+def _iso(text: str | None) -> str:
+    """An ISO 8601 instant (as the API writes it) shown as the other times are."""
+    if not text:
+        return ""
+    return datetime.fromisoformat(text).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
 environment = Environment(
     loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True)
 )
 environment.filters["utc"] = _utc
 environment.filters["utc_s"] = _seconds
+environment.filters["iso"] = _iso
 
 
 def html(
