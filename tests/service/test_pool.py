@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from callmask.domain.errors import InvalidParameters
+from callmask.domain.errors import InvalidParameters, PoolExhausted
 from callmask.domain.numbers import E164
 from callmask.domain.pool import AccountPressure, PoolNumber
 from callmask.domain.webhooks import Webhook
@@ -72,3 +72,16 @@ async def test_pressure_names_the_busiest_party_against_the_pool(services: Servi
 def _hook() -> Webhook:
 
     return Webhook("acme", "http://127.0.0.1:9/hook", "secret", 0)
+
+
+async def test_each_1505_is_counted_for_the_accounts_pressure_chart(
+    services: Services, store: Store
+) -> None:
+    await services.pool.add("acme", [X])
+    await services.maskings.set_masking(principal(), A, B)
+    for other in (C, E164("+919800000009")):
+        with pytest.raises(PoolExhausted):
+            await services.maskings.set_masking(principal(), A, other)
+    hour = services.now_ms() - services.now_ms() % 3_600_000
+    assert await store.refusals("acme", hour) == [(hour, 2)]
+    assert await store.refusals("crew", hour) == []

@@ -11,10 +11,8 @@ pool the account will need.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import groupby
 
 HOUR_MS = 3_600_000
 # A call's talk time, in seconds, falls in the first bucket whose upper bound it is below.
@@ -62,42 +60,51 @@ def busiest_party(spans: Iterable[tuple[str, str, int, int]], buckets: Buckets) 
 
     spans: (m1, m2, from_ms, to_ms), each masking live in [from_ms, to_ms). One sweep over
     the starts and ends in time order; at equal times ends go first (half-open intervals).
+    Parties become small integers so the sweep indexes lists (it runs per overview load).
     """
-    events: list[tuple[int, int, str]] = []
+    ids: dict[str, int] = {}
+    events: list[tuple[int, int, int]] = []
     for m1, m2, from_ms, to_ms in spans:
         if to_ms <= buckets.start_ms or from_ms >= buckets.end_ms or to_ms <= from_ms:
             continue
         begin = max(from_ms, buckets.start_ms)
         for party in (m1, m2):
-            events.append((begin, 1, party))
+            who = ids.setdefault(party, len(ids))
+            events.append((begin, 1, who))
             if to_ms < buckets.end_ms:
-                events.append((to_ms, -1, party))
-    events.sort(key=lambda event: (event[0], event[1]))
-    peaks = [0] * len(buckets)
-    held: Counter[str] = Counter()
+                events.append((to_ms, -1, who))
+    events.sort()  # by time, then ends (-1) before starts
+    count, start_ms, step_ms = len(buckets), buckets.start_ms, buckets.step_ms
+    peaks = [0] * count
+    held = [0] * len(ids)
     # How many parties hold each count, so the largest count is known after every change.
-    holding: Counter[int] = Counter()
+    holding = [0] * (len(events) + 2)
+    holding[0] = len(ids)
     current = bucket = 0
-    for at_ms, group in groupby(events, key=lambda event: event[0]):
-        index = buckets.index(at_ms)
+    i, total = 0, len(events)
+    while i < total:
+        at_ms = events[i][0]
+        index = min(max((at_ms - start_ms) // step_ms, 0), count - 1)
         while bucket < index:
             bucket += 1
             peaks[bucket] = current  # what was live as the bucket began
         # Ends go before starts, so no moment between them counts; what a bucket carried in
         # does not count when it changes at the bucket's very start.
-        carried = 0 if at_ms == buckets.start_ms + bucket * buckets.step_ms else peaks[bucket]
-        for _, delta, party in group:
-            before = held[party]
+        carried = 0 if at_ms == start_ms + bucket * step_ms else peaks[bucket]
+        while i < total and events[i][0] == at_ms:
+            _, delta, who = events[i]
+            i += 1
+            before = held[who]
             after = before + delta
-            held[party] = after
+            held[who] = after
             holding[before] -= 1
             holding[after] += 1
             if after > current:
                 current = after
-            elif before == current and holding[before] <= 0:
+            elif before == current and holding[before] == 0:
                 current = before - 1
         peaks[bucket] = max(carried, current)
-    for rest in range(bucket + 1, len(peaks)):
+    for rest in range(bucket + 1, count):
         peaks[rest] = current
     return peaks
 
