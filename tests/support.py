@@ -453,10 +453,16 @@ def completed_calls(live: Live, masking: dict[str, str], count: int) -> list[str
     return ids
 
 
-def recorded_call(live: Live, masking: dict[str, str], call_id: str) -> tuple[str, bytes]:
-    """A recorded call through the masking whose audio is ready: its recording id and bytes."""
+def recorded_call(
+    live: Live,
+    masking: dict[str, str],
+    call_id: str,
+    start: int = (NOW - 60) * 1000,
+    audio: bytes | None = None,
+) -> tuple[str, bytes]:
+    """A recorded call through the masking, started at start (ms), whose audio (random bytes
+    unless given) is ready: its recording id and bytes."""
     mask, caller, callee = E164(masking["mask"]), E164(masking["m1"]), E164(masking["m2"])
-    start = (NOW - 60) * 1000
     record_calls(
         live,
         CallEvent("start", call_id, start, masking["maskingId"], mask, caller, callee),
@@ -464,7 +470,7 @@ def recorded_call(live: Live, masking: dict[str, str], call_id: str) -> tuple[st
         CallEvent("recording", call_id, start + 2000, recording="started"),
         CallEvent("end", call_id, start + 50_000, duration_s=48, sip_status=200),
     )
-    audio = b"RIFF" + os.urandom(4_000)
+    audio = audio if audio is not None else b"RIFF" + os.urandom(4_000)
 
     async def finish() -> str:
         store = SqliteStore.from_url(live.settings.database_url)

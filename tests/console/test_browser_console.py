@@ -25,10 +25,9 @@ from callmask.config import Settings
 from callmask.domain.calls import CallEvent
 from callmask.domain.numbers import E164
 from callmask.domain.permissions import Permission
-from callmask.domain.recordings import file_name
 from callmask.storage.sqlite import SqliteStore
 from tests.console.conftest import screenshot
-from tests.support import EPOCH, Live, add_user, record_calls, set_webhook
+from tests.support import EPOCH, Live, add_user, record_calls, recorded_call, set_webhook
 
 HUB = "+919800000100"
 HOUR = 3600.0
@@ -112,39 +111,11 @@ def _history(live: Live, token: str) -> dict[str, Any]:
 def _recording(live: Live, masking: dict[str, Any]) -> tuple[str, bytes]:
     """A recorded call on the masking whose WAV (a real tone, so the player can play it) is
     ready."""
-    call_id = "call-recorded"
-    start = int((EPOCH - 120) * 1000)
-    mask, m1, m2 = E164(masking["mask"]), E164(masking["m1"]), E164(masking["m2"])
-    record_calls(
-        live,
-        CallEvent("start", call_id, start, masking["maskingId"], mask, m1, m2),
-        CallEvent("answer", call_id, start + 2000, sip_status=200),
-        CallEvent("recording", call_id, start + 2000, recording="started"),
-        CallEvent("end", call_id, start + 32_000, duration_s=30, sip_status=200),
-    )
     wav = io.BytesIO()
     tone = 0.3 * np.sin(2 * np.pi * 440 * np.arange(8000) / 8000)
     soundfile.write(wav, tone, 8000, format="WAV", subtype="PCM_16")
-    audio = wav.getvalue()
-
-    async def finish() -> str:
-        store = SqliteStore.from_url(live.settings.database_url)
-        try:
-            services = build_services(store, live.settings, live.clock)
-            recording = await services.recordings.of_call(call_id)
-            assert recording is not None
-            name = file_name("acme", recording.recording_id)
-            path = Path(live.settings.recordings_dir) / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(audio)
-            assert await services.recordings.finish(
-                recording, file=name, duration_ms=1000, size=len(audio)
-            )
-            return recording.recording_id
-        finally:
-            await store.close()
-
-    return asyncio.run(finish()), audio
+    start = int((EPOCH - 120) * 1000)
+    return recorded_call(live, masking, "call-recorded", start, wav.getvalue())
 
 
 def _pool(live: Live) -> list[str]:

@@ -25,7 +25,7 @@ from callmask.http.console import (
     signin,
     webhooks,
 )
-from callmask.http.console.render import page
+from callmask.http.console.render import Handler, page
 
 STATIC = Path(__file__).parent / "static"
 
@@ -35,47 +35,35 @@ async def _missing(request: Request) -> Response:
     return render.problem(request, 404, "Not found", "There is no such console page.", visitor)
 
 
+def _show(path: str, handler: Handler, needs: Permission | None = None) -> Route:
+    return Route(path, page(handler, needs), methods=["GET"])
+
+
+def _change(path: str, handler: Handler, needs: Permission | None) -> Route:
+    """A form's target: refused without the CSRF token (render.page)."""
+    return Route(path, page(handler, needs, changes=True), methods=["POST"])
+
+
 def routes() -> list[BaseRoute]:
     listing, call_log = Permission.LIST_MASKING, Permission.LIST_CALL_LOG
+    changing, pool = Permission.SET_MASKING, Permission.MANAGE_POOL
     return [
         Mount("/console/static", StaticFiles(directory=STATIC), name="console-static"),
         Route("/console/signin", signin.show, methods=["GET"]),
         Route("/console/signin", signin.submit, methods=["POST"]),
-        Route("/console/signout", page(signin.sign_out, changes=True), methods=["POST"]),
-        Route("/console", page(overview.show), methods=["GET"]),
-        Route("/console/", page(overview.show), methods=["GET"]),
-        Route("/console/maskings", page(maskings.search, listing), methods=["GET"]),
-        Route("/console/maskings/{masking_id}", page(maskings.show, listing), methods=["GET"]),
-        Route(
-            "/console/maskings/{masking_id}/unset",
-            page(maskings.unset, Permission.SET_MASKING, changes=True),
-            methods=["POST"],
-        ),
-        Route(
-            "/console/maskings/{masking_id}/expiry",
-            page(maskings.expiry, Permission.SET_MASKING, changes=True),
-            methods=["POST"],
-        ),
-        Route("/console/calls", page(calls.report, call_log), methods=["GET"]),
-        Route("/console/calls.csv", page(calls.export, call_log), methods=["GET"]),
-        Route(
-            "/console/recordings/{recording_id}",
-            page(calls.recording, call_log),
-            methods=["GET"],
-        ),
-        Route("/console/numbers", page(numbers.show), methods=["GET"]),
-        Route(
-            "/console/numbers/add",
-            page(numbers.add, Permission.MANAGE_POOL, changes=True),
-            methods=["POST"],
-        ),
-        Route(
-            "/console/numbers/remove",
-            page(numbers.remove, Permission.MANAGE_POOL, changes=True),
-            methods=["POST"],
-        ),
-        Route(
-            "/console/webhooks", page(webhooks.log, Permission.LIST_WEBHOOK_LOG), methods=["GET"]
-        ),
+        _change("/console/signout", signin.sign_out, None),
+        _show("/console", overview.show),
+        _show("/console/", overview.show),
+        _show("/console/maskings", maskings.search, listing),
+        _show("/console/maskings/{masking_id}", maskings.show, listing),
+        _change("/console/maskings/{masking_id}/unset", maskings.unset, changing),
+        _change("/console/maskings/{masking_id}/expiry", maskings.expiry, changing),
+        _show("/console/calls", calls.report, call_log),
+        _show("/console/calls.csv", calls.export, call_log),
+        _show("/console/recordings/{recording_id}", calls.recording, call_log),
+        _show("/console/numbers", numbers.show),
+        _change("/console/numbers/add", numbers.add, pool),
+        _change("/console/numbers/remove", numbers.remove, pool),
+        _show("/console/webhooks", webhooks.log, Permission.LIST_WEBHOOK_LOG),
         Route("/console/{rest:path}", _missing),
     ]
