@@ -52,6 +52,30 @@ def test_pool_add_range_list_and_remove(
     assert len(json.loads(out)) == 2
 
 
+def test_pool_remove_of_a_number_in_use_is_refused_without_force(
+    cli_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_cli(cli_settings, capsys, "user", "add", "acme")
+    run_cli(cli_settings, capsys, "pool", "add", "--user", "acme", "+918040000000")
+
+    async def masking() -> None:
+        store = open_store(cli_settings)
+        try:
+            who = Principal("acme", "acme", "client")
+            await build_services(store, cli_settings).maskings.set_masking(
+                who, "+919876543210", "+919812345678"
+            )
+        finally:
+            await store.close()
+
+    asyncio.run(masking())
+    status, out = run_cli(cli_settings, capsys, "pool", "remove", "+918040000000")
+    assert status == 1
+    assert "nothing was removed: 1 live maskings use these numbers (--force ends" in out
+    status, out = run_cli(cli_settings, capsys, "pool", "remove", "--force", "+918040000000")
+    assert status == 0 and "removed 1" in out
+
+
 def test_pool_add_from_file_and_rejects_a_bad_number(
     cli_settings: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

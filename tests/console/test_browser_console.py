@@ -5,6 +5,7 @@ CSV export and a recording, each checked against what the API answers; screensho
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import json
 import time
@@ -34,16 +35,10 @@ HOUR = 3600.0
 
 
 @pytest.fixture
-def settings(db_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        database_url=db_url,
-        sweep_interval_seconds=3600,
-        rate_limit_ip_per_second=0,
-        rate_limit_account_per_second=0,
-        auth_fail_limit_ip=0,
-        auth_fail_limit_user=0,
-        recordings_dir=str(tmp_path / "recordings"),
-        webhook_retry_seconds=3600,
+def settings(settings: Settings, tmp_path: Path) -> Settings:
+    """The tests' settings, with a recordings folder and webhook retries out of the way."""
+    return dataclasses.replace(
+        settings, recordings_dir=str(tmp_path / "recordings"), webhook_retry_seconds=3600
     )
 
 
