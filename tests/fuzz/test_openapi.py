@@ -31,11 +31,17 @@ Document = dict[str, Any]
 Schema = dict[str, Any]
 
 
+CONSOLE = "/console"
+
+
 def _routed(settings: Settings) -> set[tuple[str, str]]:
     """(method, path) of every route, a trailing slash folded into the path without it, and
-    of every fast path (answered by middleware before the router, so not in its table)."""
+    of every fast path (answered by middleware before the router, so not in its table). The
+    web console's pages (HTML for people, docs/console.md) are not the API's to document."""
     found: set[tuple[str, str]] = set(app.FAST_PATHS)
     for route in create_app(settings).routes:
+        if getattr(route, "path", "").startswith(CONSOLE):
+            continue
         assert isinstance(route, Route), route
         path = route.path.rstrip("/") if route.path != "/" else route.path
         for method in route.methods or ():
