@@ -150,7 +150,6 @@ class KamailioOptions:
                 # The calls whose parties are held apart while the prompt plays, looked at
                 # every 100 ms (route[PROMPTS_ENDED]); an item left behind expires after a
                 # minute, which lets its parties hear each other too.
-                'loadmodule "htable.so"\n'
                 'loadmodule "rtimer.so"\n'
                 'modparam("htable", "htable", "prompts=>size=10;autoexpire=60;")\n'
                 'modparam("htable", "timer_interval", 10)\n'
