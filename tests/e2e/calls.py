@@ -13,7 +13,7 @@ import redis
 from callmask.cli import main
 from callmask.config import Settings
 from tests.e2e import sipp
-from tests.e2e.sip_stack import Stack, free_udp_port
+from tests.e2e.sip_stack import Stack, free_media_port, free_udp_port
 
 M1, M2, STRANGER = "+919876543210", "+919812345678", "+919700000001"
 
@@ -38,7 +38,7 @@ def call(
             folder,
             "callee",
             stack.gateway_port,
-            free_udp_port() & ~1,
+            free_media_port(),
         )
     uac = sipp.start(
         sipp.caller(
@@ -47,7 +47,7 @@ def call(
         folder,
         "caller",
         free_udp_port(),
-        free_udp_port() & ~1,
+        free_media_port(),
         remote=f"127.0.0.1:{stack.sip_port}",
         call_id_prefix=caller,
     )
@@ -118,7 +118,7 @@ def run_pair(
             stack.folder,
             "callee",
             stack.gateway_port,
-            free_udp_port() & ~1,
+            free_media_port(),
             local_ip=callee_ip,
         )
     uac = sipp.start(
@@ -126,7 +126,7 @@ def run_pair(
         stack.folder,
         "caller",
         free_udp_port(),
-        free_udp_port() & ~1,
+        free_media_port(),
         remote=f"127.0.0.1:{stack.sip_port}",
         local_ip=caller_ip,
         extra=caller_options,

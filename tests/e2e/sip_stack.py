@@ -32,6 +32,30 @@ def free_udp_port() -> int:
         return int(probe.getsockname()[1])
 
 
+# Media pairs handed out by this process: two free ports, each rounded down to even, may
+# name the same pair (49116 and 49117 both give 49116), and the second sipp then cannot bind.
+_media_given: set[int] = set()
+
+
+def free_media_port() -> int:
+    """An even UDP port free with the odd one above it (RTP and RTCP), not given before."""
+    while True:
+        port = free_udp_port() & ~1
+        if port in _media_given:
+            continue
+        with (
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rtp,
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rtcp,
+        ):
+            try:
+                rtp.bind(("127.0.0.1", port))
+                rtcp.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        _media_given.add(port)
+        return port
+
+
 @dataclass
 class Stack:
     folder: Path

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tests.e2e import sipp
 from tests.e2e.calls import M1, M2, call, options_answered, records, run_pair
-from tests.e2e.sip_stack import Stack, free_udp_port, sip_stack
+from tests.e2e.sip_stack import Stack, free_media_port, free_udp_port, sip_stack
 from tests.support import free_port
 
 
@@ -23,7 +23,7 @@ def test_an_invite_from_an_untrusted_source_gets_403_without_a_lookup(tmp_path: 
             wary.folder,
             "scanner",
             free_udp_port(),
-            free_udp_port() & ~1,
+            free_media_port(),
             remote=f"127.0.0.1:{wary.sip_port}",
             local_ip="127.0.0.2",
         )
@@ -63,7 +63,7 @@ def test_a_first_gateway_answering_503_fails_over_to_the_second(tmp_path: Path) 
     with sip_stack(tmp_path, first_gateway=f"127.0.0.1:{refusing}") as stack:
         did = str(stack.masking(M1, M2)["mask"])
         gateway = sipp.start(
-            sipp.failing_gateway(), stack.folder, "refusing", refusing, free_udp_port() & ~1
+            sipp.failing_gateway(), stack.folder, "refusing", refusing, free_media_port()
         )
         call(stack, M1, M2, did)
         assert gateway.wait() == 0, gateway.errors()
@@ -91,7 +91,7 @@ def test_a_gateways_407_gets_a_correct_digest_answer(tmp_path: Path) -> None:
             stack.folder,
             "callee",
             stack.gateway_port,
-            free_udp_port() & ~1,
+            free_media_port(),
             extra=("-trace_msg",),
         )
         uac = sipp.start(
@@ -99,7 +99,7 @@ def test_a_gateways_407_gets_a_correct_digest_answer(tmp_path: Path) -> None:
             stack.folder,
             "caller",
             free_udp_port(),
-            free_udp_port() & ~1,
+            free_media_port(),
             remote=f"127.0.0.1:{stack.sip_port}",
         )
         assert uac.wait() == 0 and uas.wait() == 0, uac.errors() + uas.errors()
@@ -123,7 +123,7 @@ def test_a_wrong_gateway_password_does_not_connect(tmp_path: Path) -> None:
             stack.folder,
             "callee",
             stack.gateway_port,
-            free_udp_port() & ~1,
+            free_media_port(),
             seconds=5,
         )
         caller = sipp.start(
@@ -131,7 +131,7 @@ def test_a_wrong_gateway_password_does_not_connect(tmp_path: Path) -> None:
             stack.folder,
             "caller",
             free_udp_port(),
-            free_udp_port() & ~1,
+            free_media_port(),
             remote=f"127.0.0.1:{stack.sip_port}",
             seconds=5,
         )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.e2e import sipp
 from tests.e2e.calls import STRANGER, account_rule, call, records
-from tests.e2e.sip_stack import Stack, free_udp_port, sip_stack
+from tests.e2e.sip_stack import Stack, free_media_port, free_udp_port, sip_stack
 
 
 def test_a_call_time_limit_ends_the_call_with_byes_that_carry_no_number(stack: Stack) -> None:
@@ -16,14 +16,14 @@ def test_a_call_time_limit_ends_the_call_with_byes_that_carry_no_number(stack: S
     did = str(stack.masking(m1, m2, callTimeLimit=3)["mask"])
     # Both parties wait for a BYE: only the proxy sends one, when the limit is reached.
     uas = sipp.start(
-        sipp.callee(m2, did, m1), stack.folder, "callee", stack.gateway_port, free_udp_port() & ~1
+        sipp.callee(m2, did, m1), stack.folder, "callee", stack.gateway_port, free_media_port()
     )
     uac = sipp.start(
         sipp.caller(m1, did, m2, hangup="callee"),
         stack.folder,
         "caller",
         free_udp_port(),
-        free_udp_port() & ~1,
+        free_media_port(),
         remote=f"127.0.0.1:{stack.sip_port}",
     )
     dropped = stack.statistic("drop_replies")
