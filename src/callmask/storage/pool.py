@@ -15,7 +15,7 @@ ORDER = " ORDER BY p.account_id, p.number"
 # {among} is among()'s test for being one of the numbers.
 FOREIGN_NUMBERS = "SELECT count(*) FROM pool_numbers WHERE number {among} AND account_id <> ?"
 # How many of the numbers the account's pool holds (the rest are another's or none's).
-FOREIGN_OR_MISSING = "SELECT count(*) FROM pool_numbers WHERE number {among} AND account_id = ?"
+HELD_BY_ACCOUNT = "SELECT count(*) FROM pool_numbers WHERE number {among} AND account_id = ?"
 INSERT_NUMBER = "INSERT OR IGNORE INTO pool_numbers (number, account_id, added_ms) VALUES (?, ?, ?)"
 INSERT_NUMBERS_PG = (
     "INSERT INTO pool_numbers (number, account_id, added_ms)"

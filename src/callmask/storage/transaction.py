@@ -132,10 +132,10 @@ class SqlTransaction(ABC):
     ) -> tuple[int, list[Masking]]:
         among, values = pool.among(self.dialect, numbers)
         if account_id is not None:
-            statement = pool.FOREIGN_OR_MISSING.format(among=among)
+            statement = pool.HELD_BY_ACCOUNT.format(among=among)
             [(held,)] = await self.fetch(statement, *values, account_id)
-            if held < len(set(numbers)):
-                missing = len(set(numbers)) - held
+            missing = len(set(numbers)) - held
+            if missing:
                 raise WriteFailed(f"{missing} of these numbers are not in this account's pool")
         [(live,)] = await self.fetch(pool.LIVE_ON_NUMBERS.format(among=among), *values, now_ms)
         if live and not force:
